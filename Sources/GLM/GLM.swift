@@ -1,0 +1,2 @@
+/// The `GLM` layer of swift-glm (see docs/architecture.md).
+public enum GLMModule {}

@@ -1,0 +1,2 @@
+/// The `GLMData` layer of swift-glm (see docs/architecture.md).
+public enum GLMDataModule {}

@@ -1,0 +1,2 @@
+/// The `GLMTrain` layer of swift-glm (see docs/architecture.md).
+public enum GLMTrainModule {}

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+/// The `glm` command: every job of swift-glm, each a subcommand.
+@main
+struct GLMCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "glm",
+        abstract: "GLM (General Language Model) in Swift: pretrain, generate, convert, benchmark.",
+        subcommands: [
+            BenchCommand.self,
+        ]
+    )
+}

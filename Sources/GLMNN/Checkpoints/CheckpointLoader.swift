@@ -1,0 +1,227 @@
+import Foundation
+import GLMTensor
+
+/// Finds and reads a GLM checkpoint in any of the layouts GLM weights are shipped in, and returns
+/// one state dict under the official key names (spec §1.1, §8).
+public enum CheckpointLoader {
+    /// Loads a state dict from a file or a folder.
+    ///
+    /// A file is read by its format (sniffed, not trusted from the extension): safetensors, or a
+    /// `torch.save` archive (`.bin`, `.pt`, zip or legacy). A folder is searched in this order:
+    /// 1. `model.safetensors`, or the shards listed by `model.safetensors.index.json`;
+    /// 2. `pytorch_model.bin`, or the shards listed by `pytorch_model.bin.index.json`;
+    /// 3. the official layout: `latest_checkpointed_iteration.txt` names a tag folder holding
+    ///    `mp_rank_00_model_states.pt` (and `_01`, … for model parallelism, merged per spec §8.1);
+    ///    without the tracker file, the folder itself is taken as the tag folder.
+    ///
+    /// Keys are normalised: leading `glm.` (Hugging Face wrapper), `module.` (DataParallel,
+    /// DeepSpeed) and `model.` (classification wrappers) prefixes are stripped, repeatedly.
+    ///
+    /// - Throws: ``CheckpointError`` — `noCheckpoint` for a folder with none of the above,
+    ///   `duplicateKeys` when stripping makes two keys equal, `inconsistentShards` for MP ranks that
+    ///   do not merge, and any reader error, naming the file.
+    public static func load(_ url: URL) throws -> [String: TensorData] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw CheckpointError.fileNotFound(file: url.path)
+        }
+        if !isDir.boolValue { return try normalise(readFile(url), file: url.path) }
+
+        let fm = FileManager.default
+        func has(_ name: String) -> Bool { fm.fileExists(atPath: url.appendingPathComponent(name).path) }
+        for (single, index) in [("model.safetensors", "model.safetensors.index.json"),
+                                ("pytorch_model.bin", "pytorch_model.bin.index.json")] {
+            if has(single) { return try load(url.appendingPathComponent(single)) }
+            if has(index) { return try normalise(readSharded(url.appendingPathComponent(index)), file: url.appendingPathComponent(index).path) }
+        }
+        var tagFolder = url
+        let tracker = url.appendingPathComponent("latest_checkpointed_iteration.txt")
+        if has("latest_checkpointed_iteration.txt") {
+            guard let text = try? String(contentsOf: tracker, encoding: .utf8) else {
+                throw CheckpointError.io(file: tracker.path, detail: "cannot read the tracker file as UTF-8 text")
+            }
+            let tag = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !tag.isEmpty, !tag.contains("/") else {
+                throw CheckpointError.corruptHeader(file: tracker.path, detail: "tag '\(tag)' is not a folder name")
+            }
+            tagFolder = url.appendingPathComponent(tag)
+        }
+        var ranks: [URL] = []
+        while true {
+            let f = tagFolder.appendingPathComponent(String(format: "mp_rank_%02d_model_states.pt", ranks.count))
+            guard fm.fileExists(atPath: f.path) else { break }
+            ranks.append(f)
+        }
+        guard !ranks.isEmpty else {
+            throw CheckpointError.noCheckpoint(folder: url.path, detail: "looked for model.safetensors, pytorch_model.bin, their .index.json, and "
+                + "\(tagFolder.lastPathComponent == url.lastPathComponent ? "" : tagFolder.lastPathComponent + "/")mp_rank_00_model_states.pt")
+        }
+        let parts = try ranks.map { try normalise(PyTorchCheckpoint.read($0), file: $0.path) }
+        if parts.count == 1 { return parts[0] }
+        return try mergeModelParallel(parts, file: tagFolder.path)
+    }
+
+    /// Strips one leading wrapper prefix (`glm.`, `module.`, `model.`) at a time until none is left.
+    public static func normalisedKey(_ key: String) -> String {
+        var k = Substring(key)
+        while true {
+            guard let p = ["glm.", "module.", "model."].first(where: { k.hasPrefix($0) }) else { return String(k) }
+            k = k.dropFirst(p.count)
+        }
+    }
+
+    /// Checks a state dict against the names and shapes a model expects.
+    ///
+    /// - Parameters:
+    ///   - expected: every parameter the model needs, with its shape.
+    ///   - allowUnexpected: accept extra keys (the official loader uses `strict=False`).
+    ///   - source: the file or folder the tensors came from, for the error message.
+    /// - Throws: `missingKeys`, then `misshapedKeys`, then `unexpectedKeys`, each listing every offending key, sorted.
+    public static func verify(_ tensors: [String: TensorData], expected: [String: [Int]], source: String,
+                              allowUnexpected: Bool = false) throws {
+        let missing = expected.keys.filter { tensors[$0] == nil }.sorted()
+        if !missing.isEmpty { throw CheckpointError.missingKeys(missing, file: source) }
+        let misshaped = expected.compactMap { k, shape -> String? in
+            let found = tensors[k]!.shape
+            return found == shape ? nil : "\(k): expected \(shape), found \(found)"
+        }.sorted()
+        if !misshaped.isEmpty { throw CheckpointError.misshapedKeys(misshaped, file: source) }
+        if !allowUnexpected {
+            let unexpected = tensors.keys.filter { expected[$0] == nil }.sorted()
+            if !unexpected.isEmpty { throw CheckpointError.unexpectedKeys(unexpected, file: source) }
+        }
+    }
+
+    /// Merges model-parallel rank state dicts into one (spec §8.1, the inverse of `change_mp.py`'s split):
+    /// `word_embeddings.weight` and `mlp.dense_h_to_4h.{weight,bias}` concatenate rows;
+    /// `attention.query_key_value.{weight,bias}` (rank r holds [Q_r; K_r; V_r]) concatenate all Q parts,
+    /// then all K parts, then all V parts; `attention.dense.weight` and `mlp.dense_4h_to_h.weight`
+    /// concatenate columns; everything else is replicated and rank 0's copy is kept (its shape must
+    /// agree on every rank: an unknown split key would otherwise be silently truncated).
+    public static func mergeModelParallel(_ ranks: [[String: TensorData]], file: String) throws -> [String: TensorData] {
+        guard let first = ranks.first else { throw CheckpointError.inconsistentShards(file: file, detail: "no ranks") }
+        for (r, part) in ranks.enumerated() where Set(part.keys) != Set(first.keys) {
+            let diff = Set(part.keys).symmetricDifference(first.keys).sorted()
+            throw CheckpointError.inconsistentShards(file: file, detail: "rank \(r) and rank 0 differ in keys: \(diff.joined(separator: ", "))")
+        }
+        var out: [String: TensorData] = [:]
+        for key in first.keys.sorted() {
+            let parts = ranks.map { $0[key]! }
+            guard parts.allSatisfy({ $0.dtype == parts[0].dtype }) else {
+                throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' has different dtypes across ranks")
+            }
+            if key == "word_embeddings.weight" || key.contains("mlp.dense_h_to_4h.") {
+                out[key] = try concatRows(parts, key: key, file: file)
+            } else if key.contains("attention.query_key_value.") {
+                // Split each rank's rows into its Q, K and V thirds, then stack Q parts, K parts, V parts.
+                var thirds: [[TensorData]] = [[], [], []]
+                for p in parts {
+                    guard let rows = p.shape.first, rows % 3 == 0 else {
+                        throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' has \(p.shape.first ?? 0) rows, not a multiple of 3")
+                    }
+                    let chunks = splitRows(p, into: 3)
+                    for i in 0..<3 { thirds[i].append(chunks[i]) }
+                }
+                out[key] = try concatRows(thirds[0] + thirds[1] + thirds[2], key: key, file: file)
+            } else if key.hasSuffix("attention.dense.weight") || key.hasSuffix("mlp.dense_4h_to_h.weight") {
+                out[key] = try concatColumns(parts, key: key, file: file)
+            } else {
+                guard parts.allSatisfy({ $0.shape == parts[0].shape }) else {
+                    throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' is not a known split parameter but its shapes differ across ranks: \(parts.map(\.shape))")
+                }
+                out[key] = parts[0]
+            }
+        }
+        return out
+    }
+
+    // MARK: helpers
+
+    static func readFile(_ url: URL) throws -> [String: TensorData] {
+        if url.pathExtension == "safetensors" { return try SafeTensors.read(url) }
+        let file = try MappedFile(url)
+        let b = file.bytes
+        if ZipArchive.looksLikeZip(file) || (file.count > 0 && b[0] == 0x80) { return try PyTorchCheckpoint.read(url) }
+        if file.count > 8, b[8] == UInt8(ascii: "{") { return try SafeTensors.read(url) }
+        throw CheckpointError.corruptHeader(file: url.path, detail: "neither safetensors nor a torch.save archive")
+    }
+
+    /// Reads Hugging Face sharded checkpoints: `{"weight_map": {key: shard file}}`.
+    static func readSharded(_ index: URL) throws -> [String: TensorData] {
+        guard let data = try? Data(contentsOf: index),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let map = json["weight_map"] as? [String: String] else {
+            throw CheckpointError.corruptHeader(file: index.path, detail: "no weight_map object")
+        }
+        let folder = index.deletingLastPathComponent()
+        var out: [String: TensorData] = [:]
+        for shard in Set(map.values).sorted() {
+            guard !shard.contains("/") else {
+                throw CheckpointError.corruptHeader(file: index.path, detail: "shard name '\(shard)' leaves the folder")
+            }
+            let tensors = try readFile(folder.appendingPathComponent(shard))
+            for (k, v) in tensors where map[k] == shard { out[k] = v }
+        }
+        let missing = map.keys.filter { out[$0] == nil }.sorted()
+        if !missing.isEmpty { throw CheckpointError.missingKeys(missing, file: index.path) }
+        return out
+    }
+
+    static func normalise(_ tensors: [String: TensorData], file: String) throws -> [String: TensorData] {
+        var out: [String: TensorData] = [:]
+        var origin: [String: String] = [:]
+        var clashes: [String] = []
+        for key in tensors.keys.sorted() {
+            let k = normalisedKey(key)
+            if let other = origin[k] { clashes.append("\(other) / \(key) → \(k)"); continue }
+            origin[k] = key
+            out[k] = tensors[key]
+        }
+        if !clashes.isEmpty { throw CheckpointError.duplicateKeys(clashes, file: file) }
+        return out
+    }
+
+    static func concatRows(_ parts: [TensorData], key: String, file: String) throws -> TensorData {
+        let rest = Array(parts[0].shape.dropFirst())
+        guard !parts[0].shape.isEmpty, parts.allSatisfy({ !$0.shape.isEmpty && Array($0.shape.dropFirst()) == rest }) else {
+            throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' cannot concatenate rows of \(parts.map(\.shape))")
+        }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(parts.reduce(0) { $0 + $1.byteCount })
+        for p in parts { p.withUnsafeBytes { bytes.append(contentsOf: $0) } }
+        return TensorData(dtype: parts[0].dtype, shape: [parts.reduce(0) { $0 + $1.shape[0] }] + rest, owned: bytes)
+    }
+
+    static func concatColumns(_ parts: [TensorData], key: String, file: String) throws -> TensorData {
+        guard parts.allSatisfy({ $0.shape.count == 2 && $0.shape[0] == parts[0].shape[0] }) else {
+            throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' cannot concatenate columns of \(parts.map(\.shape))")
+        }
+        let rows = parts[0].shape[0], es = parts[0].dtype.size
+        let cols = parts.reduce(0) { $0 + $1.shape[1] }
+        var bytes = [UInt8](repeating: 0, count: rows * cols * es)
+        bytes.withUnsafeMutableBytes { dst in
+            var col = 0
+            for p in parts {
+                let w = p.shape[1] * es
+                p.withUnsafeBytes { src in
+                    for r in 0..<rows where w > 0 {
+                        (dst.baseAddress! + (r * cols * es + col)).copyMemory(from: src.baseAddress! + r * w, byteCount: w)
+                    }
+                }
+                col += w
+            }
+        }
+        return TensorData(dtype: parts[0].dtype, shape: [rows, cols], owned: bytes)
+    }
+
+    static func splitRows(_ t: TensorData, into n: Int) -> [TensorData] {
+        let rows = t.shape[0] / n
+        let rest = Array(t.shape.dropFirst())
+        let chunk = t.byteCount / n
+        return t.withUnsafeBytes { raw in
+            (0..<n).map { i in
+                TensorData(dtype: t.dtype, shape: [rows] + rest, owned: [UInt8](raw[(i * chunk)..<((i + 1) * chunk)]))
+            }
+        }
+    }
+}

@@ -1,0 +1,343 @@
+import Foundation
+
+/// A restricted unpickler for the pickles inside PyTorch checkpoints.
+///
+/// Python's pickle format is a small stack machine whose `GLOBAL` + `REDUCE` opcodes call arbitrary
+/// functions — a checkpoint from the internet can run `os.system`. This unpickler never calls
+/// anything: it builds a value tree, resolves every global against an allow-list the moment the
+/// opcode is read (refusing the file for anything else), and interprets the few allowed callables
+/// itself (`OrderedDict()`, `torch._utils._rebuild_tensor_v2(...)`, …). Objects that official
+/// checkpoints carry outside the state dict (numpy RNG state, argparse namespaces) are allowed only
+/// as inert placeholders whose constructor is never run.
+
+/// Element types of torch storages (`torch.FloatStorage` …), including the ones ``DType`` lacks.
+enum StorageDType: String {
+    case f32, f16, bf16, f64, i64, i32, i16, i8, u8, bool
+
+    var size: Int {
+        switch self {
+        case .f64, .i64: return 8
+        case .f32, .i32: return 4
+        case .f16, .bf16, .i16: return 2
+        case .i8, .u8, .bool: return 1
+        }
+    }
+}
+
+/// A global the unpickler accepts, with how it is interpreted.
+enum AllowedGlobal {
+    case orderedDict
+    case rebuildTensorV2        // (storage, offset, size, stride, requires_grad, hooks[, metadata])
+    case rebuildTensor          // (storage, offset, size, stride): torch < 1.?, legacy files
+    case rebuildParameter       // (data, requires_grad, hooks)
+    case rebuildParameterWithState  // (data, requires_grad, hooks, state)
+    case storageType(StorageDType)
+    case torchDType(String)
+    case torchSize
+    case codecsEncode           // how protocol 2 pickles `bytes`: _codecs.encode(str, "latin1")
+    case inert(String)          // never called: its result is an opaque placeholder
+
+    static let table: [String: AllowedGlobal] = {
+        var t: [String: AllowedGlobal] = [
+            "collections.OrderedDict": .orderedDict,
+            "torch._utils._rebuild_tensor_v2": .rebuildTensorV2,
+            "torch._utils._rebuild_tensor": .rebuildTensor,
+            "torch._utils._rebuild_parameter": .rebuildParameter,
+            "torch._utils._rebuild_parameter_with_state": .rebuildParameterWithState,
+            "torch.Size": .torchSize,
+            "_codecs.encode": .codecsEncode,
+            "torch.FloatStorage": .storageType(.f32),
+            "torch.HalfStorage": .storageType(.f16),
+            "torch.BFloat16Storage": .storageType(.bf16),
+            "torch.DoubleStorage": .storageType(.f64),
+            "torch.LongStorage": .storageType(.i64),
+            "torch.IntStorage": .storageType(.i32),
+            "torch.ShortStorage": .storageType(.i16),
+            "torch.CharStorage": .storageType(.i8),
+            "torch.ByteStorage": .storageType(.u8),
+            "torch.BoolStorage": .storageType(.bool),
+        ]
+        for d in ["float32", "float", "float16", "half", "bfloat16", "float64", "double", "int64", "long",
+                  "int32", "int", "int16", "int8", "uint8", "bool"] {
+            t["torch.\(d)"] = .torchDType(d)
+        }
+        // Extras of official (Megatron-style) checkpoints: RNG states and the run's arguments.
+        for g in ["numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
+                  "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
+                  "numpy.ndarray", "numpy.dtype", "argparse.Namespace", "torch.device"] {
+            t[g] = .inert(g)
+        }
+        return t
+    }()
+}
+
+/// A storage referenced by a persistent id: where its bytes are is up to the container format.
+struct StorageRef {
+    let key: String
+    let dtype: StorageDType
+    /// Elements in the underlying storage.
+    let count: Int
+    /// Element offset of a legacy storage view inside its root storage.
+    var viewOffset: Int = 0
+}
+
+struct TensorRef {
+    let storage: StorageRef
+    let offset: Int
+    let size: [Int]
+    let stride: [Int]
+}
+
+final class PyList {
+    var items: [PickleValue] = []
+}
+
+final class PyDict {
+    var items: [(key: PickleValue, value: PickleValue)] = []
+
+    subscript(key: String) -> PickleValue? {
+        for (k, v) in items { if case .string(let s) = k, s == key { return v } }
+        return nil
+    }
+}
+
+indirect enum PickleValue {
+    case none
+    case bool(Bool)
+    case int(Int)
+    case bigInt([UInt8])  // little-endian two's complement, wider than 64 bits
+    case float(Double)
+    case string(String)
+    case bytes([UInt8])
+    case tuple([PickleValue])
+    case list(PyList)
+    case dict(PyDict)
+    case global(String, AllowedGlobal)
+    case storage(StorageRef)
+    case tensor(TensorRef)
+    case opaque(String)
+
+    var intValue: Int? { if case .int(let i) = self { return i }; if case .bool(let b) = self { return b ? 1 : 0 }; return nil }
+    var tupleItems: [PickleValue]? {
+        switch self {
+        case .tuple(let t): return t
+        case .list(let l): return l.items
+        default: return nil
+        }
+    }
+}
+
+struct Unpickler {
+    let bytes: UnsafeRawBufferPointer
+    let file: String
+    var position: Int
+    /// Resolves a persistent id (BINPERSID), e.g. torch's ('storage', type, key, location, numel).
+    let persistentLoad: (PickleValue) throws -> PickleValue
+
+    private var stack: [PickleValue] = []
+    private var marks: [Int] = []
+    private var memo: [Int: PickleValue] = [:]
+
+    init(bytes: UnsafeRawBufferPointer, file: String, position: Int = 0,
+         persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
+        self.bytes = bytes
+        self.file = file
+        self.position = position
+        self.persistentLoad = persistentLoad
+    }
+
+    private func fail(_ detail: String) -> CheckpointError {
+        .unsupportedPickle(file: file, detail: detail)
+    }
+
+    private mutating func take(_ n: Int) throws -> UnsafeRawBufferPointer {
+        guard n >= 0, position <= bytes.count, n <= bytes.count - position else {
+            throw CheckpointError.truncated(file: file, detail: "pickle data end inside an opcode at byte \(position)")
+        }
+        defer { position += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + n)])
+    }
+
+    private mutating func u8() throws -> Int { Int(try take(1)[0]) }
+    private mutating func uLE(_ n: Int) throws -> UInt64 {
+        let b = try take(n)
+        return (0..<n).reduce(UInt64(0)) { $0 | UInt64(b[$1]) << (8 * UInt64($1)) }
+    }
+    private mutating func line() throws -> String {
+        guard let end = bytes[position...].firstIndex(of: 0x0A) else {
+            throw CheckpointError.truncated(file: file, detail: "pickle text argument at byte \(position) has no newline")
+        }
+        defer { position = end + 1 }
+        return String(decoding: bytes[position..<end], as: UTF8.self)
+    }
+    private mutating func pop() throws -> PickleValue {
+        guard let v = stack.popLast() else { throw fail("stack underflow at byte \(position)") }
+        return v
+    }
+    private mutating func popMark() throws -> [PickleValue] {
+        guard let m = marks.popLast(), m <= stack.count else { throw fail("MARK expected at byte \(position)") }
+        defer { stack.removeSubrange(m...) }
+        return Array(stack[m...])
+    }
+    private mutating func length(_ n: UInt64) throws -> Int {
+        guard n <= UInt64(bytes.count) else {
+            throw CheckpointError.truncated(file: file, detail: "pickle item of \(n) bytes at byte \(position)")
+        }
+        return Int(n)
+    }
+
+    private func resolve(_ module: String, _ name: String) throws -> PickleValue {
+        let full = "\(module).\(name)"
+        guard let g = AllowedGlobal.table[full] else { throw CheckpointError.forbiddenGlobal(full, file: file) }
+        return .global(full, g)
+    }
+
+    /// Runs the machine up to STOP and returns the top of the stack; `position` is left after STOP.
+    mutating func load() throws -> PickleValue {
+        stack = []; marks = []; memo = [:]
+        while true {
+            let at = position
+            let op = try u8()
+            switch op {
+            case 0x80: _ = try u8()                                  // PROTO
+            case 0x95: _ = try take(8)                               // FRAME (a framing hint only)
+            case 0x2E: return try pop()                              // STOP
+            case 0x28: marks.append(stack.count)                     // MARK
+            case 0x7D: stack.append(.dict(PyDict()))                 // EMPTY_DICT
+            case 0x5D: stack.append(.list(PyList()))                 // EMPTY_LIST
+            case 0x29: stack.append(.tuple([]))                      // EMPTY_TUPLE
+            case 0x8F: stack.append(.list(PyList()))                 // EMPTY_SET (kept as a list)
+            case 0x4E: stack.append(.none)                           // NONE
+            case 0x88: stack.append(.bool(true))                     // NEWTRUE
+            case 0x89: stack.append(.bool(false))                    // NEWFALSE
+            case 0x4B: stack.append(.int(try u8()))                  // BININT1
+            case 0x4D: stack.append(.int(Int(try uLE(2))))           // BININT2
+            case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try uLE(4)))))  // BININT
+            case 0x8A, 0x8B:                                          // LONG1, LONG4
+                let n = op == 0x8A ? try u8() : try length(try uLE(4))
+                let b = try take(n)
+                if n == 0 { stack.append(.int(0)) } else if n <= 8 {
+                    var v: UInt64 = 0
+                    for i in 0..<n { v |= UInt64(b[i]) << (8 * UInt64(i)) }
+                    if n < 8, b[n - 1] & 0x80 != 0 { v |= ~UInt64(0) << (8 * UInt64(n)) }  // sign-extend
+                    stack.append(.int(Int(Int64(bitPattern: v))))
+                } else { stack.append(.bigInt([UInt8](b))) }
+            case 0x47:                                                // BINFLOAT, big-endian
+                let b = try take(8)
+                stack.append(.float(Double(bitPattern: (0..<8).reduce(UInt64(0)) { $0 << 8 | UInt64(b[$1]) })))
+            case 0x58, 0x8C, 0x8D:                                    // BINUNICODE, SHORT_, 8
+                let n = op == 0x58 ? try length(try uLE(4)) : op == 0x8C ? try u8() : try length(try uLE(8))
+                stack.append(.string(String(decoding: try take(n), as: UTF8.self)))
+            case 0x54, 0x55:                                          // BINSTRING, SHORT_BINSTRING (py2 str)
+                let n = op == 0x54 ? try length(try uLE(4)) : try u8()
+                stack.append(.string(String(String.UnicodeScalarView(try take(n).map { Unicode.Scalar($0) }))))
+            case 0x42, 0x43, 0x8E:                                    // BINBYTES, SHORT_BINBYTES, BINBYTES8
+                let n = op == 0x42 ? try length(try uLE(4)) : op == 0x43 ? try u8() : try length(try uLE(8))
+                stack.append(.bytes([UInt8](try take(n))))
+            case 0x74: stack.append(.tuple(try popMark()))           // TUPLE
+            case 0x85: stack.append(.tuple([try pop()]))             // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))           // TUPLE2
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))  // TUPLE3
+            case 0x71: memo[try u8()] = stack.last                    // BINPUT
+            case 0x72: memo[Int(try uLE(4))] = stack.last             // LONG_BINPUT
+            case 0x94: memo[memo.count] = stack.last                  // MEMOIZE
+            case 0x68, 0x6A:                                          // BINGET, LONG_BINGET
+                let i = op == 0x68 ? try u8() : Int(try uLE(4))
+                guard let v = memo[i] else { throw fail("memo \(i) read before written at byte \(at)") }
+                stack.append(v)
+            case 0x30: _ = try pop()                                  // POP
+            case 0x31: _ = try popMark()                              // POP_MARK
+            case 0x32: guard let v = stack.last else { throw fail("DUP on empty stack") }; stack.append(v)  // DUP
+            case 0x61:                                                // APPEND
+                let v = try pop()
+                try append([v], to: stack.last, at: at)
+            case 0x65, 0x90:                                          // APPENDS, ADDITEMS
+                let items = try popMark()
+                try append(items, to: stack.last, at: at)
+            case 0x73:                                                // SETITEM
+                let v = try pop(), k = try pop()
+                try setItems([k, v], on: stack.last, at: at)
+            case 0x75:                                                // SETITEMS
+                let kv = try popMark()
+                try setItems(kv, on: stack.last, at: at)
+            case 0x63:                                                // GLOBAL
+                let module = try line(), name = try line()
+                stack.append(try resolve(module, name))
+            case 0x93:                                                // STACK_GLOBAL
+                let n = try pop(), m = try pop()
+                guard case .string(let module) = m, case .string(let name) = n else { throw fail("STACK_GLOBAL without strings at byte \(at)") }
+                stack.append(try resolve(module, name))
+            case 0x52, 0x81:                                          // REDUCE, NEWOBJ
+                let args = try pop(), callable = try pop()
+                stack.append(try call(callable, args, at: at))
+            case 0x92:                                                // NEWOBJ_EX
+                _ = try pop()
+                let args = try pop(), callable = try pop()
+                stack.append(try call(callable, args, at: at))
+            case 0x62:                                                // BUILD: object state; nothing we read lives there
+                _ = try pop()
+                guard !stack.isEmpty else { throw fail("BUILD on empty stack") }
+            case 0x51:                                                // BINPERSID
+                stack.append(try persistentLoad(try pop()))
+            case 0x91:                                                // FROZENSET
+                let items = try popMark(); let l = PyList(); l.items = items; stack.append(.list(l))
+            default:
+                throw fail(String(format: "opcode 0x%02x at byte %d", op, at))
+            }
+        }
+    }
+
+    private func append(_ items: [PickleValue], to target: PickleValue?, at: Int) throws {
+        guard case .list(let l) = target else {
+            if case .opaque = target { return }
+            throw fail("APPEND to a non-list at byte \(at)")
+        }
+        l.items.append(contentsOf: items)
+    }
+
+    private func setItems(_ kv: [PickleValue], on target: PickleValue?, at: Int) throws {
+        guard kv.count % 2 == 0 else { throw fail("odd SETITEMS at byte \(at)") }
+        guard case .dict(let d) = target else {
+            if case .opaque = target { return }
+            throw fail("SETITEM on a non-dict at byte \(at)")
+        }
+        for i in stride(from: 0, to: kv.count, by: 2) {
+            if case .string(let s) = kv[i], let j = d.items.firstIndex(where: { if case .string(let t) = $0.key { return t == s }; return false }) {
+                d.items[j].value = kv[i + 1]
+            } else {
+                d.items.append((kv[i], kv[i + 1]))
+            }
+        }
+    }
+
+    /// Interprets a call to an allowed global. Nothing is ever executed.
+    private func call(_ callable: PickleValue, _ args: PickleValue, at: Int) throws -> PickleValue {
+        guard case .global(let name, let g) = callable else {
+            if case .opaque(let n) = callable { return .opaque(n) }
+            throw fail("call of a non-global at byte \(at)")
+        }
+        let a = args.tupleItems ?? []
+        switch g {
+        case .orderedDict:
+            return .dict(PyDict())
+        case .rebuildTensorV2, .rebuildTensor:
+            guard a.count >= 4, case .storage(let storage) = a[0], let offset = a[1].intValue,
+                  let size = a[2].tupleItems?.compactMap({ $0.intValue }), let stride = a[3].tupleItems?.compactMap({ $0.intValue }),
+                  size.count == a[2].tupleItems?.count, stride.count == size.count else {
+                throw fail("\(name) with unexpected arguments at byte \(at)")
+            }
+            return .tensor(TensorRef(storage: storage, offset: offset, size: size, stride: stride))
+        case .rebuildParameter, .rebuildParameterWithState:
+            guard let first = a.first else { throw fail("\(name) without arguments at byte \(at)") }
+            return first
+        case .torchSize:
+            return .tuple(a.first?.tupleItems ?? [])
+        case .codecsEncode:
+            guard case .string(let s)? = a.first else { throw fail("_codecs.encode without a string at byte \(at)") }
+            // latin1: every code point < 256 is one byte.
+            return .bytes(s.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+        case .storageType, .torchDType, .inert:
+            return .opaque(name)
+        }
+    }
+}

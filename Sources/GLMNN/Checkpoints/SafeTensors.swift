@@ -1,0 +1,195 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import GLMTensor
+
+/// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian header
+/// length N, N bytes of JSON (`{"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
+/// "__metadata__": {..}}`, offsets relative to the end of the header), then the raw tensor bytes.
+public enum SafeTensors {
+    /// Headers larger than this are refused before allocating anything (the reference implementation uses the same cap).
+    static let maxHeaderBytes = 100 * 1024 * 1024
+
+    /// Reads every tensor of a safetensors file.
+    ///
+    /// The file is memory-mapped; each returned ``TensorData`` is a slice of that mapping, so
+    /// nothing is copied until the values are used.
+    ///
+    /// - Throws: ``CheckpointError`` — `fileNotFound`, `truncated` (file shorter than its header
+    ///   declares), `corruptHeader` (bad JSON, overlapping or out-of-range offsets, size/shape
+    ///   mismatch) or `unsupportedDType` (anything but F32, F16, BF16, I32).
+    public static func read(_ url: URL) throws -> [String: TensorData] {
+        try readWithMetadata(url).tensors
+    }
+
+    /// Like ``read(_:)``, also returning the `__metadata__` string map.
+    public static func readWithMetadata(_ url: URL) throws -> (tensors: [String: TensorData], metadata: [String: String]) {
+        let file = try MappedFile(url)
+        let path = file.path
+        let r = ByteReader(bytes: file.bytes, file: path)
+        guard file.count >= 8 else {
+            throw CheckpointError.truncated(file: path, detail: "\(file.count) bytes, the header length alone takes 8")
+        }
+        let n64 = try r.u64(0)
+        guard n64 <= UInt64(maxHeaderBytes) else {
+            throw CheckpointError.corruptHeader(file: path, detail: "header length \(n64) exceeds \(maxHeaderBytes)")
+        }
+        let n = Int(n64)
+        guard n <= file.count - 8 else {
+            throw CheckpointError.truncated(file: path, detail: "header of \(n) bytes but only \(file.count - 8) follow")
+        }
+        let json = Data(file.bytes[8..<(8 + n)])
+        guard let object = try? JSONSerialization.jsonObject(with: json), let header = object as? [String: Any] else {
+            throw CheckpointError.corruptHeader(file: path, detail: "header is not a JSON object")
+        }
+        let dataStart = 8 + n
+        let dataCount = file.count - dataStart
+        var tensors: [String: TensorData] = [:]
+        var metadata: [String: String] = [:]
+        var ranges: [(Int, Int, String)] = []
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let m = value as? [String: Any] else {
+                    throw CheckpointError.corruptHeader(file: path, detail: "__metadata__ is not an object")
+                }
+                for (k, v) in m {
+                    guard let s = v as? String else {
+                        throw CheckpointError.corruptHeader(file: path, detail: "__metadata__ value for '\(k)' is not a string")
+                    }
+                    metadata[k] = s
+                }
+                continue
+            }
+            guard let entry = value as? [String: Any],
+                  let dtypeName = entry["dtype"] as? String,
+                  let shapeAny = entry["shape"] as? [Any],
+                  let offsetsAny = entry["data_offsets"] as? [Any], offsetsAny.count == 2 else {
+                throw CheckpointError.corruptHeader(file: path, detail: "entry '\(name)' lacks dtype, shape or data_offsets")
+            }
+            guard let dtype = dtypeFromName[dtypeName] else {
+                throw CheckpointError.unsupportedDType(file: path, tensor: name, dtype: dtypeName)
+            }
+            let shape = try shapeAny.map { any -> Int in
+                guard let v = jsonInt(any), v >= 0 else {
+                    throw CheckpointError.corruptHeader(file: path, detail: "entry '\(name)' has a bad shape \(shapeAny)")
+                }
+                return v
+            }
+            guard let begin = jsonInt(offsetsAny[0]), let end = jsonInt(offsetsAny[1]), 0 <= begin, begin <= end else {
+                throw CheckpointError.corruptHeader(file: path, detail: "entry '\(name)' has bad data_offsets \(offsetsAny)")
+            }
+            let (elements, overflow) = shape.reduce((1, false)) { acc, d in
+                let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+                return (p, acc.1 || o)
+            }
+            guard !overflow, elements.multipliedReportingOverflow(by: dtype.size) == (end - begin, false) else {
+                throw CheckpointError.corruptHeader(file: path, detail: "entry '\(name)': \(end - begin) bytes for \(dtypeName) \(shape)")
+            }
+            guard end <= dataCount else {
+                throw CheckpointError.truncated(file: path, detail: "tensor '\(name)' ends at byte \(end) of a \(dataCount)-byte data section")
+            }
+            ranges.append((begin, end, name))
+            tensors[name] = TensorData(dtype: dtype, shape: shape, file: file, offset: dataStart + begin)
+        }
+        ranges.sort { ($0.0, $0.1) < ($1.0, $1.1) }
+        for (a, b) in zip(ranges, ranges.dropFirst()) where b.0 < a.1 {
+            throw CheckpointError.corruptHeader(file: path, detail: "tensors '\(a.2)' and '\(b.2)' overlap")
+        }
+        return (tensors, metadata)
+    }
+
+    /// Writes `tensors` (sorted by name, 8-byte-aligned header) to `url`.
+    ///
+    /// The bytes go to a temporary file in the destination folder which is then fsync'ed and
+    /// renamed over `url`: a crash mid-write never leaves a half-written checkpoint under the
+    /// final name, and rename(2) within one folder is atomic.
+    ///
+    /// - Throws: ``CheckpointError/io(file:detail:)`` when the folder is not writable or the disk is full.
+    public static func write(_ tensors: [String: TensorData], to url: URL, metadata: [String: String] = [:]) throws {
+        let path = url.path
+        let names = tensors.keys.sorted()
+        var header: [String: Any] = [:]
+        var offset = 0
+        for name in names {
+            let t = tensors[name]!
+            header[name] = ["dtype": dtypeName(t.dtype), "shape": t.shape, "data_offsets": [offset, offset + t.byteCount]] as [String: Any]
+            offset += t.byteCount
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json: [UInt8]
+        do {
+            json = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys, .withoutEscapingSlashes]))
+        } catch {
+            throw CheckpointError.io(file: path, detail: "cannot encode the header: \(error)")
+        }
+        // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
+        while (8 + json.count) % 8 != 0 { json.append(0x20) }
+
+        let dir = url.deletingLastPathComponent().path
+        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CheckpointError.io(file: tmp, detail: "open: \(String(cString: strerror(errno)))") }
+        var ok = false
+        defer {
+            if !ok { close(fd); unlink(tmp) }
+        }
+        var lengthBytes = [UInt8](repeating: 0, count: 8)
+        for i in 0..<8 { lengthBytes[i] = UInt8(truncatingIfNeeded: UInt64(json.count) >> (8 * UInt64(i))) }
+        try writeAll(fd, lengthBytes, tmp)
+        try writeAll(fd, json, tmp)
+        for name in names {
+            try tensors[name]!.withUnsafeBytes { try writeAll(fd, $0, tmp) }
+        }
+        guard fsync(fd) == 0 else { throw CheckpointError.io(file: tmp, detail: "fsync: \(String(cString: strerror(errno)))") }
+        guard close(fd) == 0 else { throw CheckpointError.io(file: tmp, detail: "close: \(String(cString: strerror(errno)))") }
+        ok = true
+        guard rename(tmp, path) == 0 else {
+            let message = String(cString: strerror(errno))
+            unlink(tmp)
+            throw CheckpointError.io(file: path, detail: "rename from \(tmp): \(message)")
+        }
+    }
+
+    static let dtypeFromName: [String: DType] = ["F32": .f32, "F16": .f16, "BF16": .bf16, "I32": .i32]
+
+    static func dtypeName(_ d: DType) -> String {
+        switch d {
+        case .f32: return "F32"
+        case .f16: return "F16"
+        case .bf16: return "BF16"
+        case .i32: return "I32"
+        }
+    }
+}
+
+/// An integer from JSONSerialization output (NSNumber on Linux), rejecting fractions and booleans.
+func jsonInt(_ any: Any) -> Int? {
+    if let i = any as? Int { return i }
+    if let d = any as? Double, d == d.rounded(), abs(d) < 9.0e15 { return Int(d) }
+    return nil
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
+    try bytes.withUnsafeBytes { try writeAll(fd, $0, path) }
+}
+
+func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws {
+    var done = 0
+    while done < bytes.count {
+        let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw CheckpointError.io(file: path, detail: "write: \(String(cString: strerror(errno)))")
+        }
+        done += n
+    }
+}
+
+#if canImport(Glibc)
+private let systemWrite = Glibc.write
+#else
+private let systemWrite = Darwin.write
+#endif

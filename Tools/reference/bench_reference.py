@@ -1,0 +1,159 @@
+"""PyTorch reference timings on the shapes the issues quote, for side-by-side runs with `glm bench`.
+
+    /root/venv-ref/bin/python Tools/reference/bench_reference.py --json
+    /root/venv-ref/bin/python Tools/reference/bench_reference.py --only decode --steps 3
+
+Configs (GLM-Base shape: L=12, h=768, n=12, V=30592, P=512):
+  train-fp32 / train-bf16: one full step = forward, loss, backward, AdamW; batch 4 × seq 512,
+      dropout 0.1 on; bf16 = torch.autocast("cpu", dtype=torch.bfloat16) around forward+loss.
+      tokens/s = batch·seq / median step time, after warmup.
+  decode-fp32 / decode-bf16: batch 1, 128-token context (one bidirectional pass, sep = 128), then 64
+      greedy tokens one at a time with a per-layer K/V cache (spec §1.5: caching K/V is equivalent to
+      caching hidden states). tokens/s = 64 / median time of the 64-token loop (context pass excluded).
+Threads: torch.set_num_threads(2) (the project's CI machine has 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from glm_ref import GLMConfig, GLMModel, glm_loss, gelu, MASK_VALUE  # noqa: E402
+
+BASE = dict(num_layers=12, hidden_size=768, num_attention_heads=12, vocab_size=30592, max_sequence_length=512)
+
+
+def timed(fn, warmup, steps):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def bench_train(bf16: bool, batch: int, seq: int, warmup: int, steps: int):
+    torch.manual_seed(0)
+    cfg = GLMConfig(**BASE)
+    model = GLMModel(cfg).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), weight_decay=0.1)
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, cfg.vocab_size, (batch, seq), generator=g)
+    pos = torch.stack([torch.arange(seq).expand(batch, seq), torch.zeros(batch, seq, dtype=torch.long)], dim=1)
+    sep = torch.full((batch,), seq // 2)
+    targets = torch.randint(0, cfg.vocab_size, (batch, seq), generator=g)
+    loss_mask = (torch.arange(seq) >= seq // 2).long().expand(batch, seq)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits, _ = model(ids, pos, sep)
+            loss = glm_loss(logits.float(), targets, loss_mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    med, times = timed(step, warmup, steps)
+    return {"tokens_per_s": batch * seq / med, "step_s": med, "times_s": times, "batch": batch, "seq": seq}
+
+
+@torch.no_grad()
+def bench_decode(bf16: bool, context: int, new: int, warmup: int, steps: int):
+    torch.manual_seed(0)
+    cfg = GLMConfig(**BASE)
+    model = GLMModel(cfg).eval()
+    if bf16:
+        model = model.to(torch.bfloat16)
+    t = model.transformer
+    n, d = cfg.num_attention_heads, cfg.hidden_size // cfg.num_attention_heads
+    ctx = torch.randint(0, cfg.vocab_size, (1, context), generator=torch.Generator().manual_seed(0))
+    mask_idx = context - 2
+
+    def attn_kv(layer, x, cache, sep_all: bool):
+        """One layer on x [1, s, h] appending K/V to cache; new rows see all cached rows (+ causal among new,
+        or everything when sep_all, for the bidirectional context pass)."""
+        a = layer.input_layernorm(x)
+        s = x.shape[1]
+        qkv = layer.attention.query_key_value(a).view(1, s, 3, n, d).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        if cache:
+            k = torch.cat([cache[0], k], dim=2)
+            v = torch.cat([cache[1], v], dim=2)
+        cache[:] = [k, v]
+        scores = torch.matmul(q, k.transpose(-1, -2) / math.sqrt(d))
+        if not sep_all and s > 1:
+            m = k.shape[2] - s
+            M = torch.ones(s, m + s, dtype=scores.dtype).tril(m)
+            scores = scores * M + MASK_VALUE * (1 - M)
+        ctxv = torch.matmul(F.softmax(scores, dim=-1), v).permute(0, 2, 1, 3).reshape(1, s, -1)
+        x = x + layer.attention.dense(ctxv)
+        return x + layer.mlp.dense_4h_to_h(gelu(layer.mlp.dense_h_to_4h(layer.post_attention_layernorm(x)), cfg.gelu))
+
+    def forward(ids, pos, blk, caches, sep_all):
+        x = model.word_embeddings(ids) + t.position_embeddings(pos) + t.block_position_embeddings(blk)
+        for layer, cache in zip(t.layers, caches):
+            x = attn_kv(layer, x, cache, sep_all)
+        return F.linear(t.final_layernorm(x[:, -1:]), model.word_embeddings.weight)
+
+    state = {}
+
+    def prefill():
+        caches = [[] for _ in t.layers]
+        forward(ctx, torch.arange(context).view(1, -1), torch.zeros(1, context, dtype=torch.long), caches, True)
+        state["caches"] = caches
+
+    def loop():
+        caches = [[k.clone(), v.clone()] for k, v in state["caches"]]
+        tok = torch.tensor([[1]])
+        for step in range(new):
+            logits = forward(tok, torch.tensor([[mask_idx]]), torch.tensor([[step + 1]]), caches, False)
+            tok = logits[0, -1].argmax().view(1, 1)
+
+    t0 = time.perf_counter()
+    prefill()
+    prefill_s = time.perf_counter() - t0
+    med, times = timed(loop, warmup, steps)
+    return {"tokens_per_s": new / med, "loop_s": med, "times_s": times, "prefill_s": prefill_s,
+            "context": context, "new_tokens": new}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ap.add_argument("--only", choices=["train", "decode"], help="run only these configs")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=3, help="timed steps per config (median reported)")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--seq", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    results = {"torch": torch.__version__, "threads": args.threads, "model": BASE}
+    if args.only in (None, "train"):
+        for bf16 in (False, True):
+            results["train-bf16" if bf16 else "train-fp32"] = bench_train(bf16, args.batch, args.seq, args.warmup, args.steps)
+            if not args.json:
+                r = results["train-bf16" if bf16 else "train-fp32"]
+                print(f"train {'bf16' if bf16 else 'fp32'}: {r['tokens_per_s']:.1f} tokens/s ({r['step_s']:.2f} s/step)", flush=True)
+    if args.only in (None, "decode"):
+        for bf16 in (False, True):
+            key = "decode-bf16" if bf16 else "decode-fp32"
+            results[key] = bench_decode(bf16, 128, 64, args.warmup, args.steps)
+            if not args.json:
+                print(f"decode {'bf16' if bf16 else 'fp32'}: {results[key]['tokens_per_s']:.1f} tokens/s", flush=True)
+    if args.json:
+        print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

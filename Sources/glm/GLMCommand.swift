@@ -8,6 +8,8 @@ struct GLMCommand: AsyncParsableCommand {
         abstract: "GLM (General Language Model) in Swift: pretrain, generate, convert, benchmark.",
         subcommands: [
             BenchCommand.self,
+            LogitsCommand.self,
+            ConvertCommand.self,
         ]
     )
 }

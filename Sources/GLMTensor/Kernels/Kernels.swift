@@ -17,7 +17,7 @@ public enum ReferenceKernels {}
 /// Which GELU: the tanh approximation the official GLM code trains with
 /// (`0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`, `mpu/transformer.py:gelu_impl`), or the exact
 /// `0.5·x·(1 + erf(x/√2))` the Hugging Face remote code uses.
-public enum GELUApproximation: String, Sendable, CaseIterable {
+public enum GELUApproximation: String, Sendable, CaseIterable, Codable {
     case tanh
     case erf
 }

@@ -1,2 +1,0 @@
-/// The `GLM` layer of swift-glm (see docs/architecture.md).
-public enum GLMModule {}

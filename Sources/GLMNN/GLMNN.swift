@@ -1,2 +1,0 @@
-/// The `GLMNN` layer of swift-glm (see docs/architecture.md).
-public enum GLMNNModule {}

@@ -1,0 +1,122 @@
+import Foundation
+
+/// Which keys each query may see in ``Ops/attention(_:heads:mask:dropout:rng:)``.
+public enum AttentionMask: Sendable {
+    /// GLM's separator per sample (`[b]`): query i sees key j iff j < sep or j ≤ i.
+    /// sep = 0 is causal, sep = s bidirectional.
+    case separators([Int32])
+    /// An explicit 0/1 mask `[b, 1, s, s]` (1 = visible), broadcast over heads.
+    case explicit(Tensor)
+}
+
+extension Ops {
+    /// GLM self-attention core on the fused projection `qkv [b, s, 3h]` (per token Q | K | V,
+    /// heads contiguous inside each block) → context `[b, s, h]`.
+    ///
+    /// scores = Q·Kᵀ/√d, masked to exactly −65504 where invisible (as the official code does),
+    /// softmax, dropout on the probabilities, then probs·V. Heads are read straight out of `qkv`
+    /// with a leading dimension of 3h, so no transposed copies are made.
+    ///
+    /// Saves the probabilities before and after dropout (`[b, n, s, s]` each) for backward.
+    public static func attention(_ qkv: Tensor, heads: Int, mask: AttentionMask, dropout p: Float = 0,
+                                 rng: RandomState? = nil) throws -> Tensor {
+        guard qkv.rank == 3, heads > 0, qkv.shape[2] % (3 * heads) == 0 else {
+            throw TensorError.invalidArgument(op: "attention", message: "qkv shape \(qkv.shape) is not [b, s, 3·h] with h divisible by \(heads) heads")
+        }
+        try checkF32("attention", qkv)
+        let b = qkv.shape[0], s = qkv.shape[1], h = qkv.shape[2] / 3, d = h / heads
+        let x = qkv.contiguous()
+        let scale = 1 / Float(d).squareRoot()
+        switch mask {
+        case let .separators(seps):
+            guard seps.count == b else {
+                throw TensorError.shapeMismatch(op: "attention separators", lhs: [b], rhs: [seps.count])
+            }
+            if let bad = seps.first(where: { $0 < 0 || Int($0) > s }) {
+                throw TensorError.invalidArgument(op: "attention", message: "separator \(bad) outside [0, \(s)]")
+            }
+        case let .explicit(m):
+            guard m.shape == [b, 1, s, s] else { throw TensorError.shapeMismatch(op: "attention mask", lhs: [b, 1, s, s], rhs: m.shape) }
+            try checkF32("attention mask", m)
+        }
+        guard p == 0 || rng != nil else {
+            throw TensorError.invalidArgument(op: "attention", message: "dropout \(p) needs a RandomState")
+        }
+
+        let probs = Tensor(uninitialized: [b, heads, s, s])
+        let q = x.floats, ld = 3 * h, ss = s * s
+        for bi in 0..<b {
+            for j in 0..<heads {
+                let base = q + bi * s * ld + j * d
+                GEMM.sgemm(transA: false, transB: true, m: s, n: s, k: d, alpha: scale,
+                           a: base, lda: ld, b: base + h, ldb: ld, c: probs.floats + (bi * heads + j) * ss, ldc: s)
+            }
+        }
+        switch mask {
+        case let .separators(seps):
+            seps.withUnsafeBufferPointer {
+                CPUKernels.softmaxSepForward(probs.floats, batch: b, heads: heads, sq: s, sk: s, sep: $0.baseAddress!)
+            }
+        case let .explicit(m):
+            let mc = m.contiguous()
+            CPUKernels.softmaxMaskedForward(probs.floats, mask: mc.floats, batch: b, heads: heads, sq: s, sk: s)
+        }
+        var dropped = probs
+        var dropSeed: UInt64 = 0, dropOffset: UInt64 = 0
+        if p > 0, let rng {
+            dropped = Tensor(uninitialized: probs.shape)
+            dropSeed = rng.seed
+            dropOffset = rng.advance(probs.count)
+            CPUKernels.dropoutForward(probs.floats, dropped.floats, mask: nil, count: probs.count, p: p, seed: dropSeed, offset: dropOffset)
+        }
+        let ctx = Tensor(uninitialized: [b, s, h])
+        for bi in 0..<b {
+            for j in 0..<heads {
+                GEMM.sgemm(transA: false, transB: false, m: s, n: d, k: s,
+                           a: dropped.floats + (bi * heads + j) * ss, lda: s, b: q + bi * s * ld + 2 * h + j * d, ldb: ld,
+                           c: ctx.floats + bi * s * h + j * d, ldc: h)
+            }
+        }
+
+        return Autograd.record("attention", output: ctx, inputs: [qkv]) { node in
+            let g = node.outputGrad
+            // Read q/k/v through the captured tensor: it keeps the projection's storage alive.
+            let q = x.floats
+            node.withInputGrad(0) { dqkv, overwrite in
+                let beta: Float = overwrite ? 0 : 1
+                let dp = Tensor(uninitialized: probs.shape)
+                let dq = dqkv.floats
+                for bi in 0..<b {
+                    for j in 0..<heads {
+                        let gbj = g.floats + bi * s * h + j * d
+                        let vbj = q + bi * s * ld + 2 * h + j * d
+                        let pbj = (bi * heads + j) * ss
+                        // dP' = dCtx · Vᵀ ; dV = P'ᵀ · dCtx
+                        GEMM.sgemm(transA: false, transB: true, m: s, n: s, k: d,
+                                   a: gbj, lda: h, b: vbj, ldb: ld, c: dp.floats + pbj, ldc: s)
+                        GEMM.sgemm(transA: true, transB: false, m: s, n: d, k: s,
+                                   a: dropped.floats + pbj, lda: s, b: gbj, ldb: h,
+                                   beta: beta, c: dq + bi * s * ld + 2 * h + j * d, ldc: ld)
+                    }
+                }
+                if p > 0 {
+                    CPUKernels.dropoutBackward(dY: dp.floats, dX: dp.floats, mask: nil, count: dp.count, p: p,
+                                               seed: dropSeed, offset: dropOffset)
+                }
+                CPUKernels.softmaxBackward(probs: probs.floats, dProbs: dp.floats, dScores: dp.floats, rows: b * heads * s, cols: s)
+                for bi in 0..<b {
+                    for j in 0..<heads {
+                        let base = q + bi * s * ld + j * d
+                        let dbase = dq + bi * s * ld + j * d
+                        let dsbj = dp.floats + (bi * heads + j) * ss
+                        // dQ = dS · K / √d ; dK = dSᵀ · Q / √d
+                        GEMM.sgemm(transA: false, transB: false, m: s, n: d, k: s, alpha: scale,
+                                   a: dsbj, lda: s, b: base + h, ldb: ld, beta: beta, c: dbase, ldc: ld)
+                        GEMM.sgemm(transA: true, transB: false, m: s, n: d, k: s, alpha: scale,
+                                   a: dsbj, lda: s, b: base, ldb: ld, beta: beta, c: dbase + h, ldc: ld)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import GLM
+import GLMNN
+import GLMTensor
+
+/// The measurements behind `glm bench`: GEMM rates, one GLM layer forward+backward with its
+/// MFU, full GLM-Base training steps and cached decoding.
+public enum Benchmarks {
+    /// Results keyed as in `glm bench --json`.
+    public struct Report {
+        public var values: [(String, Double)] = []
+        mutating func set(_ k: String, _ v: Double) { values.append((k, v)) }
+        public subscript(key: String) -> Double? { values.first { $0.0 == key }?.1 }
+        public func json() -> String {
+            "{" + values.map { "\"\($0.0)\": \(($0.1 * 1000).rounded() / 1000)" }.joined(separator: ", ") + "}"
+        }
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+
+    /// Median seconds of `repeats` timed runs of `body`, after one warm-up run.
+    static func time(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
+        try body()
+        var ts: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = now()
+            try body()
+            ts.append(now() - t0)
+        }
+        return ts.sorted()[ts.count / 2]
+    }
+
+    public static func run(parts: Set<String>, repeats: Int, log: (String) -> Void) throws -> Report {
+        var r = Report()
+        // The layer MFU needs the GEMM rate of this same run as its denominator.
+        var sgemmRate = 0.0
+        if parts.contains("gemm") || parts.contains("layer") || parts.contains("train") {
+            log("GEMM (GFLOP/s, median of \(repeats))")
+            for (m, n, k) in [(1024, 1024, 1024), (2048, 2304, 768), (2048, 768, 3072), (2048, 30592, 768)] {
+                let g = sgemmGFLOPs(m, n, k, repeats)
+                if m == 1024 { sgemmRate = g; r.set("sgemm_f32_1024_gflops", g) }
+                log(String(format: "  sgemm f32      %5d x %5d x %5d  %8.1f", m, n, k, g))
+                if parts.contains("gemm") {
+                    let b = bf16GFLOPs(m, n, k, repeats)
+                    if m == 1024 { r.set("matmul_bf16_1024_gflops", b) }
+                    log(String(format: "  matmul bf16    %5d x %5d x %5d  %8.1f", m, n, k, b))
+                }
+            }
+        }
+        if parts.contains("layer") {
+            let (sec, flops) = try layerForwardBackward(hidden: 512, heads: 8, seq: 256, batch: 8, repeats: repeats)
+            let mfu = flops / sec / (sgemmRate * 1e9)
+            r.set("layer_fwd_bwd_ms", sec * 1000)
+            r.set("layer_fwd_bwd_mfu", mfu)
+            log(String(format: "GLM layer h512 n8 s256 b8 fwd+bwd: %.1f ms, %.1f GFLOP/s, MFU %.3f (vs sgemm %.1f)",
+                       sec * 1000, flops / sec / 1e9, mfu, sgemmRate))
+        }
+        if parts.contains("train") {
+            for bf16 in [false, true] {
+                let (tps, flops) = try trainStep(config: GLMConfig.presets["glm-base"]!, batch: 4, seq: 512, bf16: bf16,
+                                                 repeats: max(2, min(repeats, 3)))
+                let key = bf16 ? "train_glm_base_bf16_tokens_per_s" : "train_glm_base_f32_tokens_per_s"
+                r.set(key, tps)
+                let mfu = tps * flops / (sgemmRate * 1e9)
+                log(String(format: "GLM-Base train step (b4 s512, %@): %.1f tokens/s, MFU %.3f", bf16 ? "bf16" : "f32", tps, mfu))
+            }
+        }
+        if parts.contains("decode") {
+            for bf16 in [false, true] {
+                let tps = try decode(config: GLMConfig.presets["glm-base"]!, context: 128, newTokens: 64, bf16: bf16)
+                r.set(bf16 ? "decode_glm_base_bf16_tokens_per_s" : "decode_glm_base_f32_tokens_per_s", tps)
+                log(String(format: "GLM-Base decode (ctx 128, 64 new, b1, %@): %.1f tokens/s", bf16 ? "bf16" : "f32", tps))
+            }
+        }
+        return r
+    }
+
+    static func sgemmGFLOPs(_ m: Int, _ n: Int, _ k: Int, _ repeats: Int) -> Double {
+        let a = Tensor.full([m, k], 0.5), b = Tensor.full([n, k], 0.25), c = Tensor(uninitialized: [m, n])
+        let s = time(repeats) {
+            GEMM.sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a.floats, lda: k, b: b.floats, ldb: k, c: c.floats, ldc: n)
+        }
+        return 2 * Double(m * n * k) / s / 1e9
+    }
+
+    static func bf16GFLOPs(_ m: Int, _ n: Int, _ k: Int, _ repeats: Int) -> Double {
+        let a = Tensor.full([m, k], 0.5).converted(to: .bf16), b = Tensor.full([n, k], 0.25).converted(to: .bf16)
+        let c = Tensor(uninitialized: [m, n])
+        let s = time(repeats) {
+            BF16Matmul.matmul(transA: false, transB: true, m: m, n: n, k: k, a: a.halfBits, lda: k, b: b.halfBits, ldb: k,
+                              c: c.floats, ldc: n)
+        }
+        return 2 * Double(m * n * k) / s / 1e9
+    }
+
+    /// Model FLOPs of one forward pass per token: 24h² for the four projections and 4·s·h for
+    /// the two attention products (the backward pass is counted as twice the forward).
+    static func layerFlopsPerToken(hidden h: Int, seq s: Int) -> Double { Double(24 * h * h + 4 * s * h) }
+
+    /// One GLM transformer layer (dropout on, separator mask) forward and backward.
+    public static func layerForwardBackward(hidden: Int, heads: Int, seq: Int, batch: Int, repeats: Int) throws -> (seconds: Double, flops: Double) {
+        let cfg = GLMConfig(numLayers: 1, hiddenSize: hidden, numAttentionHeads: heads, vocabSize: 128, maxSequenceLength: seq)
+        let model = try GLMModel(config: cfg)
+        model.training = true
+        let x = Tensor.full([batch, seq, hidden], 0.1)
+        CounterRNG.fillNormal(x.floats, count: x.count, mean: 0, std: 1, seed: 3, offset: 0)
+        let (xv, _) = Autograd.leaf(x, name: "x")
+        let seps = (0..<batch).map { Int32(seq / 2 + $0) }
+        let gradOut = Tensor.full([batch, seq, hidden], 1e-3)
+        let s = try time(repeats) {
+            model.store.zeroGrad()
+            let y = try model.block(0, xv, mask: .separators(seps))
+            try y.backward(gradOut)
+        }
+        return (s, 3 * layerFlopsPerToken(hidden: hidden, seq: seq) * Double(batch * seq))
+    }
+
+    /// Full training steps (forward, loss, backward, clipping, AdamW); tokens/s = b·s / step time.
+    public static func trainStep(config: GLMConfig, batch: Int, seq: Int, bf16: Bool, repeats: Int) throws -> (tokensPerSecond: Double, flopsPerToken: Double) {
+        let model = try GLMModel(config: config)
+        model.training = true
+        model.bf16 = bf16
+        let opt = AdamW(store: model.store, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1)
+        let n = batch * seq
+        var ids = [Int32](), pos = [Int32](), tgt = [Int32](), lm = [Float]()
+        var g = SplitMix(seed: 11)
+        for _ in 0..<batch {
+            let sep = seq * 3 / 4
+            ids += (0..<seq).map { _ in Int32(g.next() % UInt64(config.vocabSize - 100)) }
+            pos += (0..<seq).map { Int32($0 < sep ? $0 : sep / 2) }
+            pos += (0..<seq).map { Int32($0 < sep ? 0 : $0 - sep + 1) }
+            tgt += (0..<seq).map { _ in Int32(g.next() % UInt64(config.vocabSize - 100)) }
+            lm += (0..<seq).map { Float($0 < sep ? 0 : 1) }
+        }
+        let idT = try Tensor(int32: ids, shape: [batch, seq]), posT = try Tensor(int32: pos, shape: [batch, 2, seq])
+        let tT = try Tensor(int32: tgt, shape: [batch, seq]), mT = try Tensor(lm, shape: [batch, seq])
+        let seps = [Int32](repeating: Int32(seq * 3 / 4), count: batch)
+        let s = try time(repeats) {
+            model.store.zeroGrad()
+            let loss = try model.loss(inputIds: idT, positionIds: posT, mask: .separators(seps), targets: tT, lossMask: mT)
+            try loss.backward()
+            clipGradNorm(model.store, maxNorm: 1)
+            opt.update(lr: 1e-4)
+            if bf16 { model.store.refreshBF16() }
+        }
+        let h = config.hiddenSize
+        let perToken = 3 * (Double(config.numLayers) * layerFlopsPerToken(hidden: h, seq: seq) + 2 * Double(h * config.vocabSize))
+        return (Double(n) / s, perToken)
+    }
+
+    /// Batch-1 greedy decoding with the KV cache: a `context`-token bidirectional pass, then
+    /// `newTokens` single-token steps; tokens/s counts the new tokens over the decode steps.
+    public static func decode(config: GLMConfig, context: Int, newTokens: Int, bf16: Bool) throws -> Double {
+        let model = try GLMModel(config: config)
+        model.bf16 = bf16
+        var g = SplitMix(seed: 5)
+        let ctx = (0..<context).map { _ in Int32(g.next() % 30000) }
+        func once() throws -> Double {
+            let cache = model.makeCache(batch: 1, capacity: context + newTokens)
+            _ = try model.forward(inputIds: Tensor(int32: ctx, shape: [1, context]),
+                                  positionIds: Tensor(int32: (0..<context).map(Int32.init) + [Int32](repeating: 0, count: context), shape: [1, 2, context]),
+                                  sep: [Int32(context)], cache: cache, lastOnly: true)
+            var tok: Int32 = 1
+            let t0 = now()
+            for step in 0..<newTokens {
+                let logits = try model.forward(inputIds: Tensor(int32: [tok], shape: [1, 1]),
+                                               positionIds: Tensor(int32: [Int32(context - 1), Int32(step + 1)], shape: [1, 2, 1]),
+                                               sep: [0], cache: cache, lastOnly: true)
+                tok = Int32(argmax(logits.floats, logits.count))
+            }
+            return Double(newTokens) / (now() - t0)
+        }
+        _ = try once()
+        return try once()
+    }
+
+    static func argmax(_ p: UnsafePointer<Float>, _ n: Int) -> Int {
+        var best = 0
+        for i in 1..<n where p[i] > p[best] { best = i }
+        return best
+    }
+}
+
+/// A small seeded generator for benchmark inputs.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,2 +1,0 @@
-/// The `GLMTrain` layer of swift-glm (see docs/architecture.md).
-public enum GLMTrainModule {}

@@ -7,6 +7,7 @@ struct GLMCommand: AsyncParsableCommand {
         commandName: "glm",
         abstract: "GLM (General Language Model) in Swift: pretrain, generate, convert, benchmark.",
         subcommands: [
+            PretrainCommand.self,
             BenchCommand.self,
             LogitsCommand.self,
             ConvertCommand.self,

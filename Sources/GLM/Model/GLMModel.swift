@@ -169,13 +169,23 @@ public final class GLMModel: @unchecked Sendable {
 
     /// The pretraining loss `Σ CE·loss_mask / Σ loss_mask` (glm-spec §4.2) as a scalar `[1]`.
     /// `targets` i32 and `lossMask` f32, both `[b, s]`.
+    ///
+    /// Only rows with a non-zero loss mask reach the vocabulary projection: the others contribute
+    /// nothing to the loss or its gradient, and in a blank-infilling batch they are most rows.
     public func loss(inputIds: Tensor, positionIds: Tensor, mask: AttentionMask, targets: Tensor,
                      lossMask: Tensor) throws -> Tensor {
-        guard targets.shape == inputIds.shape, lossMask.shape == inputIds.shape else {
-            throw GLMError.invalidInput("targets \(targets.shape) and loss_mask \(lossMask.shape) must match input_ids \(inputIds.shape)")
+        guard targets.shape == inputIds.shape, lossMask.shape == inputIds.shape,
+              targets.dtype == .i32, lossMask.dtype == .f32 else {
+            throw GLMError.invalidInput("targets (i32) \(targets.shape) and loss_mask (f32) \(lossMask.shape) must match input_ids \(inputIds.shape)")
         }
-        let logits = try self(inputIds: inputIds, positionIds: positionIds, mask: mask)
-        return try Ops.crossEntropy(logits, targets: targets.reshaped([-1]), lossMask: lossMask.reshaped([-1]),
-                                    overwriteLogits: true)
+        let lm = lossMask.contiguous(), tg = targets.contiguous()
+        let rows = (0..<lm.count).filter { lm.floats[$0] != 0 }
+        let hOut = try hiddenStates(inputIds: inputIds, positionIds: positionIds, mask: mask)
+        let picked = try Ops.gatherRows(hOut.reshaped([-1, config.hiddenSize]), indices: rows)
+        let logits = try Ops.linear(picked, weight: wordEmbeddings.weight.value,
+                                    weightBF16: bf16 ? wordEmbeddings.weight.bf16 : nil)
+        let t = try Tensor(int32: rows.map { tg.int32s[$0] }, shape: [rows.count])
+        let m = try Tensor(rows.map { lm.floats[$0] }, shape: [rows.count])
+        return try Ops.crossEntropy(logits, targets: t, lossMask: m, overwriteLogits: true)
     }
 }

@@ -69,22 +69,37 @@ extension GLMModel {
         return out
     }
 
-    /// Writes a Hugging Face shaped folder: `config.json`, `model.safetensors` (official keys, no
-    /// prefix) and copies of `tokenizerFiles`. Everything is written into a temporary sibling
-    /// folder which then replaces `folder`, so a crash leaves either the old folder or the new.
+    /// Writes `config.json`, `model.safetensors` (official keys, no prefix, f32) and copies of
+    /// `tokenizerFiles` into the existing folder `dir` (no atomicity: see ``save(to:tokenizerFiles:)``).
+    public func write(into dir: URL, tokenizerFiles: [URL] = []) throws {
+        let fm = FileManager.default
+        try config.jsonData().write(to: dir.appendingPathComponent("config.json"))
+        try SafeTensors.write(stateDict(), to: dir.appendingPathComponent("model.safetensors"), metadata: ["format": "pt"])
+        for f in tokenizerFiles {
+            let dst = dir.appendingPathComponent(f.lastPathComponent)
+            try? fm.removeItem(at: dst)
+            try fm.copyItem(at: f, to: dst)
+        }
+    }
+
+    /// Writes a Hugging Face shaped folder: `config.json`, `model.safetensors` and copies of
+    /// `tokenizerFiles`. Everything goes into a temporary sibling folder which then replaces
+    /// `folder`, so a crash leaves either the old folder or the new one, never a mix.
     public func save(to folder: URL, tokenizerFiles: [URL] = []) throws {
+        try AtomicFolder.replace(folder) { tmp in try write(into: tmp, tokenizerFiles: tokenizerFiles) }
+    }
+}
+
+/// Builds a folder under a temporary name next to its destination, then renames it into place.
+public enum AtomicFolder {
+    public static func replace(_ folder: URL, _ fill: (URL) throws -> Void) throws {
         let fm = FileManager.default
         let parent = folder.deletingLastPathComponent()
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         let tmp = parent.appendingPathComponent(".\(folder.lastPathComponent).tmp-\(getpid())")
         try? fm.removeItem(at: tmp)
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        try config.jsonData().write(to: tmp.appendingPathComponent("config.json"))
-        try SafeTensors.write(stateDict(), to: tmp.appendingPathComponent("model.safetensors"),
-                              metadata: ["format": "pt"])
-        for f in tokenizerFiles {
-            try fm.copyItem(at: f, to: tmp.appendingPathComponent(f.lastPathComponent))
-        }
+        do { try fill(tmp) } catch { try? fm.removeItem(at: tmp); throw error }
         if fm.fileExists(atPath: folder.path) {
             let old = parent.appendingPathComponent(".\(folder.lastPathComponent).old-\(getpid())")
             try? fm.removeItem(at: old)
@@ -93,6 +108,18 @@ extension GLMModel {
             try? fm.removeItem(at: old)
         } else {
             try fm.moveItem(at: tmp, to: folder)
+        }
+    }
+
+    /// Writes `data` to `url` through a temporary file and a rename.
+    public static func writeFile(_ data: Data, to url: URL) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        try data.write(to: tmp)
+        // rename(2) replaces the destination atomically: readers see the old file or the new one.
+        guard rename(tmp.path, url.path) == 0 else {
+            let e = errno
+            try? FileManager.default.removeItem(at: tmp)
+            throw GLMError.io(url.path, "cannot write (\(String(cString: strerror(e))))")
         }
     }
 }

@@ -12,6 +12,9 @@ public final class RandomState: @unchecked Sendable, Codable {
         self.offset = offset
     }
 
+    /// Moves the stream to `offset` (resuming from a checkpoint).
+    public func seek(to offset: UInt64) { self.offset = offset }
+
     /// Reserves `count` counters and returns the first.
     public func advance(_ count: Int) -> UInt64 {
         let o = offset

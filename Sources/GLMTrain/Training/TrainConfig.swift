@@ -1,0 +1,182 @@
+import Foundation
+import GLM
+import GLMData
+import GLMNN
+
+/// Every knob of a pretraining run. Saved resolved as `config.json` in the run folder; a config
+/// file given with `--config` holds any subset of these keys, and flags override it.
+public struct TrainConfig: Codable, Sendable, Equatable {
+    /// Model shape: a preset name (see ``GLMConfig/presets``) unless `model` is set.
+    public var modelPreset: String = "glm-small"
+    /// An explicit model shape (overrides `modelPreset`).
+    public var model: GLMConfig?
+    /// Shard folders (from `glm prepare`) or text files/folders (prepared into the run folder).
+    public var data: [String] = []
+    /// Held-out text files/folders or shard folder for evaluation (none: no evaluation).
+    public var validationData: [String] = []
+    /// Tokenizer folder (needed when `data` is text; shard folders name their own).
+    public var tokenizer: String?
+    /// Blank-infilling objective: token | sentence | document | a model preset (glm-base, glm-10b, …).
+    public var objective: String = "glm-base"
+    public var seqLength: Int = 512
+    public var batchSize: Int = 16
+    /// Micro-batches accumulated per optimizer step.
+    public var gradientAccumulation: Int = 1
+    public var steps: Int = 1000
+    public var learningRate: Double = 4e-4
+    /// Warmup as a fraction of `decaySteps` (the official `--warmup`).
+    public var warmup: Double = 0.05
+    /// Steps over which the LR decays (0: `steps`).
+    public var decaySteps: Int = 0
+    public var decayStyle: AnnealingLR.Style = .cosine
+    /// The LR floor as a fraction of the peak.
+    public var minLRRatio: Double = 0.05
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.98
+    public var eps: Float = 1e-6
+    public var weightDecay: Float = 0.1
+    public var clipGrad: Float = 1.0
+    /// Override the model's three dropout rates (nil: keep the model's).
+    public var dropout: Float?
+    public var seed: UInt64 = 1234
+    public var saveEvery: Int = 0
+    public var evalEvery: Int = 0
+    /// Batches per evaluation.
+    public var evalBatches: Int = 8
+    /// Checkpoints kept (older ones are deleted).
+    public var keepCheckpoints: Int = 3
+    public var bf16: Bool = false
+    /// Start from these weights (HF folder, official checkpoint, safetensors/bin file).
+    public var initFrom: String?
+    public var output: String = "runs/glm"
+    /// Stop (and save) after this many seconds of training, 0 for none.
+    public var timeLimit: Double = 0
+    /// Blanks filled at the end, from held-out text.
+    public var demoSentences: Int = 4
+
+    public init() {}
+
+    /// The model shape this config trains.
+    public func resolvedModel() throws -> GLMConfig {
+        var m: GLMConfig
+        if let model { m = model } else {
+            guard let p = GLMConfig.presets[modelPreset] else {
+                throw TrainError.config("unknown model preset '\(modelPreset)'; choose from \(GLMConfig.presets.keys.sorted().joined(separator: ", "))")
+            }
+            m = p
+        }
+        if let d = dropout { m.embeddingDropoutProb = d; m.attentionDropoutProb = d; m.outputDropoutProb = d }
+        return m
+    }
+
+    public func lrSchedule() -> AnnealingLR {
+        let decay = decaySteps > 0 ? decaySteps : steps
+        return AnnealingLR(peak: learningRate, warmupSteps: Int((warmup * Double(decay)).rounded()), decaySteps: decay,
+                           style: decayStyle, minRatio: minLRRatio)
+    }
+
+    /// The collator settings for `objective`.
+    public func collatorConfig() throws -> CollatorConfig {
+        var c: CollatorConfig
+        switch objective {
+        case "token": c = .glmBase
+        case "sentence": c = .glmBase; c.bertProb = 0; c.gapSentenceProb = 1
+        case "document": c = .glmBase; c.bertProb = 0; c.gapSentenceProb = 0
+        case "glm-base", "glm-large": c = .glmBase
+        case "glm-roberta-large": c = .glmRoberta
+        case "glm-doc", "glm-515m": c = .glmDoc
+        case "glm-sent": c = .glmSent
+        case "glm-large-chinese": c = .glmLargeChinese
+        case "glm-10b", "glm-2b": c = .glm10B
+        default:
+            throw TrainError.config("unknown objective '\(objective)'; use token, sentence, document or a model preset (glm-base, glm-doc, glm-sent, glm-large-chinese, glm-10b)")
+        }
+        try c.validate()
+        return c
+    }
+
+    /// Checks everything that can be checked before any work starts.
+    public func validate() throws {
+        let m = try resolvedModel()
+        do { try m.validate() } catch { throw TrainError.config("\(error)") }
+        func need(_ ok: Bool, _ msg: String) throws { if !ok { throw TrainError.config(msg) } }
+        try need(seqLength >= 8, "seq-length must be at least 8, got \(seqLength)")
+        try need(seqLength <= m.maxSequenceLength,
+                 "seq-length \(seqLength) is above the model's max_sequence_length \(m.maxSequenceLength)")
+        try need(batchSize > 0, "batch-size must be positive, got \(batchSize)")
+        try need(gradientAccumulation > 0, "gradient-accumulation must be positive")
+        try need(steps > 0, "steps must be positive, got \(steps)")
+        try need(learningRate > 0, "learning rate must be positive")
+        try need(warmup >= 0 && warmup < 1, "warmup must be a fraction in [0, 1)")
+        try need(saveEvery >= 0 && evalEvery >= 0, "save-every and eval-every must be ≥ 0")
+        try need(keepCheckpoints > 0, "keep-checkpoints must be positive")
+        try need(!data.isEmpty, "no training data: pass --data <shard folder or text files>")
+        _ = try collatorConfig()
+    }
+}
+
+/// Errors of a training run, each naming the file, flag or field at fault.
+public enum TrainError: Error, CustomStringConvertible {
+    case config(String)
+    case data(String)
+    case io(String)
+    case checkpoint(String)
+
+    public var description: String {
+        switch self {
+        case let .config(m): return "configuration: \(m)"
+        case let .data(m): return "data: \(m)"
+        case let .io(m): return m
+        case let .checkpoint(m): return "checkpoint: \(m)"
+        }
+    }
+}
+
+extension TrainConfig {
+    /// Run presets: `tiny` (tests, seconds), `small` (the embedded default), `glm-base`, `glm-large`.
+    public static func preset(_ name: String) throws -> TrainConfig {
+        var c = TrainConfig()
+        switch name {
+        case "tiny":
+            c.modelPreset = "glm-tiny"; c.seqLength = 64; c.batchSize = 4; c.steps = 20; c.learningRate = 1e-3
+            c.warmup = 0.1; c.evalBatches = 2
+        case "small":
+            c.model = GLMConfig(numLayers: 4, hiddenSize: 256, numAttentionHeads: 4, vocabSize: 30592,
+                                maxSequenceLength: 128, dropout: 0.1)
+            c.seqLength = 128; c.batchSize = 16; c.steps = 2000; c.learningRate = 1e-3; c.warmup = 0.02
+            c.minLRRatio = 0.1; c.weightDecay = 0.01; c.evalEvery = 250; c.saveEvery = 500; c.evalBatches = 16
+        case "glm-base":
+            c.modelPreset = "glm-base"; c.seqLength = 512; c.batchSize = 16; c.steps = 150_000; c.decaySteps = 120_000
+            c.learningRate = 4e-4; c.warmup = 0.05; c.weightDecay = 0.1; c.saveEvery = 1000; c.evalEvery = 1000
+        case "glm-large":
+            c.modelPreset = "glm-large"; c.seqLength = 512; c.batchSize = 16; c.steps = 200_000; c.decaySteps = 160_000
+            c.learningRate = 2e-4; c.warmup = 0.05; c.weightDecay = 0.1; c.saveEvery = 1000; c.evalEvery = 1000
+        default:
+            throw TrainError.config("unknown run preset '\(name)'; choose from tiny, small, glm-base, glm-large")
+        }
+        return c
+    }
+
+    /// Reads a JSON config file; keys absent from it keep the values of `base`.
+    public static func load(_ url: URL, over base: TrainConfig) throws -> TrainConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw TrainError.config("\(url.path): cannot read (\(error.localizedDescription))") }
+        guard let patch = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw TrainError.config("\(url.path): not a JSON object")
+        }
+        let known = Set(try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig())) as! [String: Any]).keys
+            .union(["model"])
+        if let bad = patch.keys.first(where: { !known.contains($0) }) {
+            throw TrainError.config("\(url.path): unknown key \"\(bad)\"")
+        }
+        var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as! [String: Any]
+        for (k, v) in patch { merged[k] = v }
+        do {
+            return try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
+        } catch let DecodingError.typeMismatch(_, ctx) {
+            throw TrainError.config("\(url.path): field \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+        } catch {
+            throw TrainError.config("\(url.path): \(error)")
+        }
+    }
+}

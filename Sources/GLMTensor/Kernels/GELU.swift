@@ -33,14 +33,16 @@ let invSqrt2Pi: Float = 0.39894228040143268
     let z = x * invSqrt2
     let az = vabs(z)
     let hi = x * x
-    let lo = fmaResidual(x, x, hi).clamped(lowerBound: F16x(repeating: -1e30), upperBound: F16x(repeating: 1e30))
+    let lo = fmaResidual(x, x, hi)
     let zz = 0.5 * hi, zzLo = 0.5 * lo
     let ec = verfcPositive(az, zz: zz, zzLo: zzLo)
     var large = 1 - 0.5 * ec
     large.replace(with: 0.5 * ec, where: x .< 0)
     var cdf = 0.5 + 0.5 * verfSmall(z)
     cdf.replace(with: large, where: az .>= erfSeriesLimit)
-    let pdf = invSqrt2Pi * vexp(-zz) * (1 - zzLo)
+    var pdfLo = zzLo
+    pdfLo.replace(with: 0, where: zz .> 1e4)
+    let pdf = invSqrt2Pi * vexp(-zz) * (1 - pdfLo)
     return (cdf, pdf)
 }
 

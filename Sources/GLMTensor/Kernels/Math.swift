@@ -6,17 +6,18 @@ import Foundation
 // checked against Foundation in ElementwiseMathTests.
 
 /// e^x. Cody–Waite range reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial for e^r
-/// (Cephes expf coefficients), then 2^n built directly in the exponent bits.
-/// Exact 0 below −87.34 (so masked softmax logits give exactly 0, as in torch), +∞ above 88.72,
-/// NaN in → NaN out.
+/// (Cephes expf coefficients), then 2^n applied as two exponent-bit factors 2^⌊n/2⌋·2^⌈n/2⌉ so
+/// n may run over [−150, 128]: results are gradual (subnormal) down to the true underflow, exactly
+/// 0 below −104 (so masked softmax logits give exactly 0, as in torch), +∞ above 88.72,
+/// NaN in → NaN out. ~1–2 ulp for normal results.
 @inline(__always) func vexp(_ x: F16x) -> F16x {
     let log2e: Float = 1.44269504088896341
     // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits.
     let magic: Float = 12582912.0
-    let xc = x.clamped(lowerBound: F16x(repeating: -87.0), upperBound: F16x(repeating: 88.0))
+    let xc = x.clamped(lowerBound: F16x(repeating: -104.0), upperBound: F16x(repeating: 88.72283))
     let t = xc * log2e + magic
     let n = t - magic
-    // ln2 split in a part exact in float and a correction (Cody–Waite).
+    // ln2 split in a part exact in float and a correction (Cody–Waite); n·0.693359375 is exact.
     var r = xc - n * 0.693359375
     r = r + n * 2.12194440e-4
     var p = F16x(repeating: 1.9875691500e-4)
@@ -26,11 +27,11 @@ import Foundation
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     let y = p * (r * r) + r + 1
-    // 2^n: n ∈ [-126, 127] after the clamp, so the biased exponent stays normal.
-    let k = bitsOf(t) &- magic.bitPattern
-    let pow2n = floatsOf((k &+ 127) &<< 23)
-    var result = y * pow2n
-    result.replace(with: 0, where: x .< -87.33654)
+    let k = unsafeBitCast(bitsOf(t) &- magic.bitPattern, to: SIMD16<Int32>.self)  // n as an integer
+    let k1 = k &>> 1, k2 = k &- k1                                                 // both in [−75, 64]
+    let a = floatsOf(unsafeBitCast((k1 &+ 127) &<< 23, to: U16x.self))
+    let b = floatsOf(unsafeBitCast((k2 &+ 127) &<< 23, to: U16x.self))
+    var result = (y * a) * b
     result.replace(with: Float.infinity, where: x .> 88.72283)
     result.replace(with: x, where: x .!= x)
     return result
@@ -72,7 +73,10 @@ import Foundation
     p = p * t + 1.00002368
     p = p * t - 1.26551223
     // e^(−zz − zzLo + p) ≈ e^(−zz + p)·(1 − zzLo); |zzLo| ≤ ulp(zz)/2 so one term suffices.
-    return t * vexp(p - zz) * (1 - zzLo)
+    // Past zz = 1e4 the factor e^(−zz) is 0 anyway; drop zzLo there (it is NaN for zz = ∞).
+    var lo = zzLo
+    lo.replace(with: 0, where: zz .> 1e4)
+    return t * vexp(p - zz) * (1 - lo)
 }
 
 /// erf(x) on |x| < 0.75 as x·P(x²), the Maclaurin series truncated after the x²³ term

@@ -12,15 +12,15 @@ struct AdamWScalars {
     let bc2Sqrt: Float      // √(1 − β2^t)
     let eps: Float
 
-    init(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int) {
+    init(lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double, step: Int) {
         let t = Double(max(1, step))
-        decay = Float(1 - Double(lr) * Double(weightDecay))
-        oneMinusB1 = Float(1 - Double(beta1))
-        b2 = beta2
-        oneMinusB2 = Float(1 - Double(beta2))
-        stepSize = Float(Double(lr) / (1 - Foundation.pow(Double(beta1), t)))
-        bc2Sqrt = Float((1 - Foundation.pow(Double(beta2), t)).squareRoot())
-        self.eps = eps
+        decay = Float(1 - lr * weightDecay)
+        oneMinusB1 = Float(1 - beta1)
+        b2 = Float(beta2)
+        oneMinusB2 = Float(1 - beta2)
+        stepSize = Float(lr / (1 - Foundation.pow(beta1, t)))
+        bc2Sqrt = Float((1 - Foundation.pow(beta2, t)).squareRoot())
+        self.eps = Float(eps)
     }
 }
 
@@ -36,10 +36,13 @@ extension CPUKernels {
     /// `params`, `grads`, `m`, `v`: [count]; `step` t is 1-based (after incrementing).
     /// `gradScale` folds in loss-scale or clipping factors without another pass over the grads.
     /// Ranges without weight decay (biases, layer norms) are separate calls with `weightDecay: 0`.
+    /// The hyperparameters are Double, like the Python floats torch forms 1 − β, lr/(1 − β1^t)
+    /// and √(1 − β2^t) from; each derived scalar is rounded to Float once (so 1 − β2 for
+    /// β2 = 0.999 is Float(0.001), not 1 − Float(0.999), which is 1.3e-5 off).
     public static func adamW(params: UnsafeMutablePointer<Float>, grads: UnsafePointer<Float>,
                              m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
-                             lr: Float, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
-                             weightDecay: Float, step: Int, gradScale: Float = 1) {
+                             lr: Double, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
+                             weightDecay: Double, step: Int, gradScale: Float = 1) {
         let s = AdamWScalars(lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, step: step)
         @inline(__always) func update(_ p: F16x, _ g0: F16x, _ m0: F16x, _ v0: F16x) -> (F16x, F16x, F16x) {
             let g = g0 * gradScale

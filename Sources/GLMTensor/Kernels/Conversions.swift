@@ -4,6 +4,21 @@
 
 typealias U16Lanes = SIMD16<UInt16>
 
+/// UInt32 → UInt16 lanes. A plain lane loop, which LLVM turns into one vpmovdw; the standard
+/// library's generic `init(truncatingIfNeeded:)` stays an out-of-line call.
+@inline(__always) func narrow(_ v: U16x) -> U16Lanes {
+    var r = U16Lanes()
+    for k in 0..<16 { r[k] = UInt16(truncatingIfNeeded: v[k]) }
+    return r
+}
+
+/// UInt16 → UInt32 lanes (zero-extending), as ``narrow(_:)``.
+@inline(__always) func widen(_ v: U16Lanes) -> U16x {
+    var r = U16x()
+    for k in 0..<16 { r[k] = UInt32(v[k]) }
+    return r
+}
+
 /// f32 → bf16, round to nearest even; NaN stays NaN (quiet bit set, sign and top payload kept),
 /// overflow past the largest bf16 rounds to ±Inf as IEEE rounding requires.
 @inline(__always) func f32ToBF16Lanes(_ f: F16x) -> U16Lanes {
@@ -12,17 +27,17 @@ typealias U16Lanes = SIMD16<UInt16>
     var r = (bits &+ 0x7FFF &+ lsb) &>> 16
     let isNaN = (bits & 0x7FFF_FFFF) .> 0x7F80_0000
     r.replace(with: (bits &>> 16) | 0x0040, where: isNaN)
-    return U16Lanes(truncatingIfNeeded: r)
+    return narrow(r)
 }
 
 @inline(__always) func bf16ToF32Lanes(_ h: U16Lanes) -> F16x {
-    floatsOf(U16x(truncatingIfNeeded: h) &<< 16)
+    floatsOf(widen(h) &<< 16)
 }
 
 /// f16 → f32, exact (every f16 is a float): normals rebias the exponent, subnormals are
 /// renormalized by a float subtraction, Inf stays Inf, NaN stays NaN (made quiet).
 @inline(__always) func f16ToF32Lanes(_ h16: U16Lanes) -> F16x {
-    let h = U16x(truncatingIfNeeded: h16)
+    let h = widen(h16)
     let sign = (h & 0x8000) &<< 16
     var o = (h & 0x7FFF) &<< 13                     // exponent and mantissa in float position
     let exp = o & 0x0F80_0000
@@ -58,7 +73,7 @@ typealias U16Lanes = SIMD16<UInt16>
     o.replace(with: 0x7C00, where: f .>= f16Max)
     o.replace(with: 0x7E00, where: f .> f32Inf)
     o |= sign &>> 16
-    return U16Lanes(truncatingIfNeeded: o)
+    return narrow(o)
 }
 
 extension CPUKernels {

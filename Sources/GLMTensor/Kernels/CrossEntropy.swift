@@ -45,10 +45,10 @@ extension CPUKernels {
                 }
                 let t = Int(targets[i])
                 let xt = x[t]  // read before an in-place gradient overwrites the row
-                var vmax = F16x(repeating: -.infinity)
+                var lmax = F16x(repeating: -.infinity)
                 var j = 0
-                while j + 16 <= V { vmax = pointwiseMax(vmax, load16(x + j)); j += 16 }
-                var mx = vmax.max()
+                while j + 16 <= V { lmax = vmax(lmax, load16(x + j)); j += 16 }
+                var mx = lmax.max()
                 while j < V { mx = Swift.max(mx, x[j]); j += 1 }
                 var vsum = F16x()
                 if let dl = dLogits {

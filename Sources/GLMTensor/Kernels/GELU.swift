@@ -9,7 +9,7 @@ let invSqrt2Pi: Float = 0.39894228040143268
 /// Tanh-GELU through the identity 0.5·(1 + tanh(u)) = σ(2u): y = x·σ(2u). One exp, and no
 /// cancellation in 1 + tanh(u) for negative x, so the relative error stays ~ulp everywhere.
 /// Returns (y, s = σ(2u)).
-@inline(__always) func geluTanhCore(_ x: F16x) -> (y: F16x, s: F16x) {
+@_transparent func geluTanhCore(_ x: F16x) -> (y: F16x, s: F16x) {
     let x2 = x * x
     let u = geluK * x * (1 + geluC * x2)
     let s = vsigmoid(2 * u)
@@ -18,7 +18,7 @@ let invSqrt2Pi: Float = 0.39894228040143268
 
 /// d/dx of tanh-GELU: 0.5·(1+t) + 0.5·x·(1−t²)·u′ with 1+t = 2s and 1−t² = 4s(1−s):
 /// s + 2·x·s·(1−s)·k·(1 + 3c·x²).
-@inline(__always) func geluTanhGrad(_ x: F16x) -> F16x {
+@_transparent func geluTanhGrad(_ x: F16x) -> F16x {
     let x2 = x * x
     let u = geluK * x * (1 + geluC * x2)
     let s = vsigmoid(2 * u)
@@ -29,44 +29,51 @@ let invSqrt2Pi: Float = 0.39894228040143268
 /// Φ(x) (the normal CDF) and φ(x) (its density). Φ(x) = 0.5·erfc(−x/√2): the erfc form for
 /// |x/√2| ≥ 0.75 keeps full relative accuracy in the left tail, where 1 + erf would cancel;
 /// x²/2 is formed exactly (hi + lo) so e^(−x²/2) stays accurate for large |x|.
-@inline(__always) func normalCDFPDF(_ x: F16x) -> (cdf: F16x, pdf: F16x) {
+@_transparent func normalCDFPDF(_ x: F16x) -> (cdf: F16x, pdf: F16x) {
     let z = x * invSqrt2
     let az = vabs(z)
     let hi = x * x
-    let lo = fmaResidual(x, x, hi).clamped(lowerBound: F16x(repeating: -1e30), upperBound: F16x(repeating: 1e30))
+    let lo = fmaResidual(x, x, hi)
     let zz = 0.5 * hi, zzLo = 0.5 * lo
     let ec = verfcPositive(az, zz: zz, zzLo: zzLo)
     var large = 1 - 0.5 * ec
     large.replace(with: 0.5 * ec, where: x .< 0)
     var cdf = 0.5 + 0.5 * verfSmall(z)
     cdf.replace(with: large, where: az .>= erfSeriesLimit)
-    let pdf = invSqrt2Pi * vexp(-zz) * (1 - zzLo)
+    var pdfLo = zzLo
+    pdfLo.replace(with: 0, where: zz .> 1e4)
+    let pdf = invSqrt2Pi * vexp(-zz) * (1 - pdfLo)
     return (cdf, pdf)
 }
 
-@inline(__always) func geluErf(_ x: F16x) -> F16x {
+@_transparent func geluErf(_ x: F16x) -> F16x {
     var y = x * normalCDFPDF(x).cdf
     y.replace(with: x, where: x .!= x)
     return y
 }
 
 /// d/dx of erf-GELU: Φ(x) + x·φ(x).
-@inline(__always) func geluErfGrad(_ x: F16x) -> F16x {
+@_transparent func geluErfGrad(_ x: F16x) -> F16x {
     let (cdf, pdf) = normalCDFPDF(x)
     var g = cdf + x * pdf
     g.replace(with: x, where: x .!= x)
     return g
 }
 
-@inline(__always) func geluTanh(_ x: F16x) -> F16x { geluTanhCore(x).y }
+@_transparent func geluTanh(_ x: F16x) -> F16x { geluTanhCore(x).y }
+
+enum GELUTanhOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { geluTanh(x) } }
+enum GELUErfOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { geluErf(x) } }
+enum GELUTanhBackOp: SIMDZip { @inline(__always) static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluTanhGrad(x) * dy } }
+enum GELUErfBackOp: SIMDZip { @inline(__always) static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluErfGrad(x) * dy } }
 
 extension CPUKernels {
     /// `y = gelu(x)`; `x`, `y`: [count] (may alias).
     public static func geluForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
                                    approximation: GELUApproximation = .tanh) {
         switch approximation {
-        case .tanh: mapSIMD(x, y, count, geluTanh)
-        case .erf: mapSIMD(x, y, count, geluErf)
+        case .tanh: mapSIMD(GELUTanhOp.self, x, y, count)
+        case .erf: mapSIMD(GELUErfOp.self, x, y, count)
         }
     }
 
@@ -75,8 +82,8 @@ extension CPUKernels {
     public static func geluBackward(_ x: UnsafePointer<Float>, dY: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>,
                                     count: Int, approximation: GELUApproximation = .tanh) {
         switch approximation {
-        case .tanh: zipSIMD(x, dY, dX, count) { geluTanhGrad($0) * $1 }
-        case .erf: zipSIMD(x, dY, dX, count) { geluErfGrad($0) * $1 }
+        case .tanh: zipSIMD(GELUTanhBackOp.self, x, dY, dX, count)
+        case .erf: zipSIMD(GELUErfBackOp.self, x, dY, dX, count)
         }
     }
 
@@ -86,8 +93,8 @@ extension CPUKernels {
                                        _ y: UnsafeMutablePointer<Float>, n: Int, c: Int,
                                        approximation: GELUApproximation = .tanh) {
         switch approximation {
-        case .tanh: biasMap(x, bias, y, n, c, geluTanh)
-        case .erf: biasMap(x, bias, y, n, c, geluErf)
+        case .tanh: biasMap(GELUTanhOp.self, x, bias, y, n, c)
+        case .erf: biasMap(GELUErfOp.self, x, bias, y, n, c)
         }
     }
 
@@ -102,22 +109,22 @@ extension CPUKernels {
         biasBackward(dY: dX, dBias: dBias, n: n, c: c)
     }
 
-    @inline(__always) static func zipSIMD(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                                          _ out: UnsafeMutablePointer<Float>, _ count: Int,
-                                          _ f: (F16x, F16x) -> F16x) {
+    /// `out[i] = Op(a[i], b[i])` over [count], threaded.
+    @inline(__always) static func zipSIMD<Op: SIMDZip>(_ op: Op.Type, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                                       _ out: UnsafeMutablePointer<Float>, _ count: Int) {
         parallelSIMD(count, minChunk: 1 << 13) { lo, hi in
             var i = lo
-            while i + 16 <= hi { store16(f(load16(a + i), load16(b + i)), out + i); i += 16 }
+            while i + 16 <= hi { store16(Op.apply(load16(a + i), load16(b + i)), out + i); i += 16 }
             if i < hi {
                 let n = hi - i
-                storePartial(f(loadPartial(a + i, n), loadPartial(b + i, n)), out + i, n)
+                storePartial(Op.apply(loadPartial(a + i, n), loadPartial(b + i, n)), out + i, n)
             }
         }
     }
 
-    @inline(__always) static func biasMap(_ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
-                                          _ y: UnsafeMutablePointer<Float>, _ n: Int, _ c: Int,
-                                          _ f: (F16x) -> F16x) {
+    /// `x[r, :] += bias; y = Op(x)` over [n, c], threaded over rows.
+    @inline(__always) static func biasMap<Op: SIMDMap>(_ op: Op.Type, _ x: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>,
+                                                       _ y: UnsafeMutablePointer<Float>, _ n: Int, _ c: Int) {
         parallelFor(n, minChunk: max(1, (1 << 13) / max(1, c))) { r in
             for row in r {
                 let xp = x + row * c, yp = y + row * c
@@ -125,13 +132,13 @@ extension CPUKernels {
                 while j + 16 <= c {
                     let v = load16(xp + j) + load16(bias + j)
                     store16(v, xp + j)
-                    store16(f(v), yp + j)
+                    store16(Op.apply(v), yp + j)
                     j += 16
                 }
                 if j < c {
                     let v = loadPartial(xp + j, c - j) + loadPartial(bias + j, c - j)
                     storePartial(v, xp + j, c - j)
-                    storePartial(f(v), yp + j, c - j)
+                    storePartial(Op.apply(v), yp + j, c - j)
                 }
             }
         }

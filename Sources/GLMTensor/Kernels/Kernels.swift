@@ -104,3 +104,16 @@ let elementwiseMinChunk = 1 << 15
 
 /// |v| by clearing the sign bits.
 @inline(__always) func vabs(_ v: F16x) -> F16x { floatsOf(bitsOf(v) & 0x7FFF_FFFF) }
+
+/// Lane-wise max/min as a compare and a blend. The standard library's `pointwiseMax`/`clamped`
+/// are generic functions that stay out of line (a call per vector, the vector through memory).
+@inline(__always) func vmax(_ a: F16x, _ b: F16x) -> F16x { a.replacing(with: b, where: b .> a) }
+@inline(__always) func vmin(_ a: F16x, _ b: F16x) -> F16x { a.replacing(with: b, where: b .< a) }
+
+/// An elementwise SIMD function passed as a type, not a closure value: kernels generic over it
+/// are specialized and the body inlined, where a function value would be an indirect call per
+/// vector with the vector passed through memory.
+protocol SIMDMap { static func apply(_ x: F16x) -> F16x }
+
+/// A two-input elementwise SIMD function, as ``SIMDMap``.
+protocol SIMDZip { static func apply(_ a: F16x, _ b: F16x) -> F16x }

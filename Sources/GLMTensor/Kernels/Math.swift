@@ -6,17 +6,18 @@ import Foundation
 // checked against Foundation in ElementwiseMathTests.
 
 /// e^x. Cody–Waite range reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial for e^r
-/// (Cephes expf coefficients), then 2^n built directly in the exponent bits.
-/// Exact 0 below −87.34 (so masked softmax logits give exactly 0, as in torch), +∞ above 88.72,
-/// NaN in → NaN out.
-@inline(__always) func vexp(_ x: F16x) -> F16x {
+/// (Cephes expf coefficients), then 2^n applied as two exponent-bit factors 2^⌊n/2⌋·2^⌈n/2⌉ so
+/// n may run over [−150, 128]: results are gradual (subnormal) down to the true underflow, exactly
+/// 0 below −104 (so masked softmax logits give exactly 0, as in torch), +∞ above 88.72,
+/// NaN in → NaN out. ~1–2 ulp for normal results.
+@_transparent func vexp(_ x: F16x) -> F16x {
     let log2e: Float = 1.44269504088896341
     // 1.5·2^23: adding it rounds to an integer held in the low mantissa bits.
     let magic: Float = 12582912.0
-    let xc = x.clamped(lowerBound: F16x(repeating: -87.0), upperBound: F16x(repeating: 88.0))
+    let xc = vmin(vmax(x, F16x(repeating: -104.0)), F16x(repeating: 88.72283))
     let t = xc * log2e + magic
     let n = t - magic
-    // ln2 split in a part exact in float and a correction (Cody–Waite).
+    // ln2 split in a part exact in float and a correction (Cody–Waite); n·0.693359375 is exact.
     var r = xc - n * 0.693359375
     r = r + n * 2.12194440e-4
     var p = F16x(repeating: 1.9875691500e-4)
@@ -26,11 +27,11 @@ import Foundation
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     let y = p * (r * r) + r + 1
-    // 2^n: n ∈ [-126, 127] after the clamp, so the biased exponent stays normal.
-    let k = bitsOf(t) &- magic.bitPattern
-    let pow2n = floatsOf((k &+ 127) &<< 23)
-    var result = y * pow2n
-    result.replace(with: 0, where: x .< -87.33654)
+    let k = unsafeBitCast(bitsOf(t) &- magic.bitPattern, to: SIMD16<Int32>.self)  // n as an integer
+    let k1 = k &>> 1, k2 = k &- k1                                                 // both in [−75, 64]
+    let a = floatsOf(unsafeBitCast((k1 &+ 127) &<< 23, to: U16x.self))
+    let b = floatsOf(unsafeBitCast((k2 &+ 127) &<< 23, to: U16x.self))
+    var result = (y * a) * b
     result.replace(with: Float.infinity, where: x .> 88.72283)
     result.replace(with: x, where: x .!= x)
     return result
@@ -38,7 +39,7 @@ import Foundation
 
 /// tanh(x): an odd polynomial for |x| < 0.625 (Cephes tanhf; no cancellation near 0), and
 /// sign(x)·(1 − e)/(1 + e) with e = e^(−2|x|) elsewhere (e ≤ 0.29 there, so no cancellation either).
-@inline(__always) func vtanh(_ x: F16x) -> F16x {
+@_transparent func vtanh(_ x: F16x) -> F16x {
     let ax = vabs(x)
     let z = x * x
     var p = F16x(repeating: -5.70498872745e-3)
@@ -59,7 +60,7 @@ import Foundation
 /// erfc(z) for z ≥ 0 with the exponent's argument passed in split as `zz` = z² (hi part) and
 /// `zzLo` (its rounding error), so the e^(−z²) factor keeps full relative accuracy for large z.
 /// Chebyshev fit of Numerical Recipes `erfcc` (fractional error < 1.2e-7 for all z ≥ 0).
-@inline(__always) func verfcPositive(_ z: F16x, zz: F16x, zzLo: F16x) -> F16x {
+@_transparent func verfcPositive(_ z: F16x, zz: F16x, zzLo: F16x) -> F16x {
     let t = 1 / (1 + 0.5 * z)
     var p = F16x(repeating: 0.17087277)
     p = p * t - 0.82215223
@@ -72,12 +73,15 @@ import Foundation
     p = p * t + 1.00002368
     p = p * t - 1.26551223
     // e^(−zz − zzLo + p) ≈ e^(−zz + p)·(1 − zzLo); |zzLo| ≤ ulp(zz)/2 so one term suffices.
-    return t * vexp(p - zz) * (1 - zzLo)
+    // Past zz = 1e4 the factor e^(−zz) is 0 anyway; drop zzLo there (it is NaN for zz = ∞).
+    var lo = zzLo
+    lo.replace(with: 0, where: zz .> 1e4)
+    return t * vexp(p - zz) * (1 - lo)
 }
 
 /// erf(x) on |x| < 0.75 as x·P(x²), the Maclaurin series truncated after the x²³ term
 /// (remainder < 1e-10 there), evaluated by Horner in x².
-@inline(__always) func verfSmall(_ x: F16x) -> F16x {
+@_transparent func verfSmall(_ x: F16x) -> F16x {
     let z = x * x
     // 2/√π · (−1)^n / (n!·(2n+1)), n = 11 … 0
     var p = F16x(repeating: -1.1283791670955126 / (39916800.0 * 23.0))
@@ -99,7 +103,7 @@ import Foundation
 let erfSeriesLimit: Float = 0.75
 
 /// erf(x): series near 0, 1 − erfc(|x|) (with sign) beyond, both ≤ ~2e-7 relative.
-@inline(__always) func verf(_ x: F16x) -> F16x {
+@_transparent func verf(_ x: F16x) -> F16x {
     let ax = vabs(x)
     let hi = ax * ax
     let zzLo = fmaResidual(ax, ax, hi)
@@ -112,12 +116,12 @@ let erfSeriesLimit: Float = 0.75
 }
 
 /// a·b − p exactly (p = fl(a·b)), via a fused multiply-add: the rounding error of the product.
-@inline(__always) func fmaResidual(_ a: F16x, _ b: F16x, _ p: F16x) -> F16x {
+@_transparent func fmaResidual(_ a: F16x, _ b: F16x, _ p: F16x) -> F16x {
     (-p).addingProduct(a, b)
 }
 
 /// 1/(1 + e^(−x)), with relative accuracy a few ulp for all x (no cancellation: 1 + e ≥ 1).
-@inline(__always) func vsigmoid(_ x: F16x) -> F16x {
+@_transparent func vsigmoid(_ x: F16x) -> F16x {
     1 / (1 + vexp(-x))
 }
 
@@ -126,25 +130,30 @@ let erfSeriesLimit: Float = 0.75
 extension CPUKernels {
     /// `y[i] = e^(x[i])`, `x`, `y`: [count] (may alias). SIMD, ~2 ulp.
     public static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        mapSIMD(x, y, count, vexp)
+        mapSIMD(ExpOp.self, x, y, count)
     }
 
     /// `y[i] = tanh(x[i])`, `x`, `y`: [count] (may alias). SIMD, ≤ ~3e-7 relative.
     public static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        mapSIMD(x, y, count, vtanh)
+        mapSIMD(TanhOp.self, x, y, count)
     }
 
     /// `y[i] = erf(x[i])`, `x`, `y`: [count] (may alias). SIMD, ≤ ~3e-7 relative.
     public static func erf(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
-        mapSIMD(x, y, count, verf)
+        mapSIMD(ErfOp.self, x, y, count)
     }
 
-    @inline(__always) static func mapSIMD(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                                          _ count: Int, _ f: (F16x) -> F16x) {
+    /// `y[i] = Op(x[i])` over [count], threaded; the tail through the same SIMD code.
+    @inline(__always) static func mapSIMD<Op: SIMDMap>(_ op: Op.Type, _ x: UnsafePointer<Float>,
+                                                       _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         parallelSIMD(count, minChunk: 1 << 13) { lo, hi in
             var i = lo
-            while i + 16 <= hi { store16(f(load16(x + i)), y + i); i += 16 }
-            if i < hi { storePartial(f(loadPartial(x + i, hi - i)), y + i, hi - i) }
+            while i + 16 <= hi { store16(Op.apply(load16(x + i)), y + i); i += 16 }
+            if i < hi { storePartial(Op.apply(loadPartial(x + i, hi - i)), y + i, hi - i) }
         }
     }
 }
+
+enum ExpOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { vexp(x) } }
+enum TanhOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { vtanh(x) } }
+enum ErfOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { verf(x) } }

@@ -33,15 +33,15 @@ extension CPUKernels {
     /// One row: scale the first `visible` scores, the rest are the mask constant.
     @inline(__always) static func softmaxPrefixRow(_ p: UnsafeMutablePointer<Float>, visible: Int, cols: Int, scale: Float) {
         // Pass 1: scale and max.
-        var vmax = F16x(repeating: -.infinity)
+        var lmax = F16x(repeating: -.infinity)
         var j = 0
         while j + 16 <= visible {
             let v = load16(p + j) * scale
             store16(v, p + j)
-            vmax = pointwiseMax(vmax, v)
+            lmax = vmax(lmax, v)
             j += 16
         }
-        var mx = vmax.max()
+        var mx = lmax.max()
         while j < visible { let v = p[j] * scale; p[j] = v; mx = Swift.max(mx, v); j += 1 }
         let masked = cols - visible
         if masked > 0 { mx = Swift.max(mx, attentionMaskValue) }
@@ -87,16 +87,16 @@ extension CPUKernels {
             for row in r {
                 let i = row % sq, b = row / (heads * sq)
                 let p = scores + row * sk, mp = mask + b * mbs + i * sk
-                var vmax = F16x(repeating: -.infinity)
+                var lmax = F16x(repeating: -.infinity)
                 var j = 0
                 while j + 16 <= sk {
                     let mk = load16(mp + j)
                     let v = (load16(p + j) * scale) * mk + attentionMaskValue * (1 - mk)
                     store16(v, p + j)
-                    vmax = pointwiseMax(vmax, v)
+                    lmax = vmax(lmax, v)
                     j += 16
                 }
-                var mx = vmax.max()
+                var mx = lmax.max()
                 while j < sk {
                     let v = (p[j] * scale) * mp[j] + attentionMaskValue * (1 - mp[j])
                     p[j] = v; mx = Swift.max(mx, v); j += 1

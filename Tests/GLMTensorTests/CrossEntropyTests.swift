@@ -1,0 +1,102 @@
+import XCTest
+import GLMTensor
+
+final class CrossEntropyTests: XCTestCase {
+    func run(n: Int, V: Int, seed: UInt64, maskEvery: Int = 3) {
+        var rng = TestRNG(seed)
+        let logits = rng.normals(n * V, std: 3)
+        var targets = (0..<n).map { _ in Int32(rng.int(V)) }
+        let mask = (0..<n).map { Float($0 % maskEvery == 1 ? 0 : 1) }
+        // Masked-out rows may carry any target (padding): out of range here on purpose.
+        for i in 0..<n where mask[i] == 0 { targets[i] = i % 2 == 0 ? -100 : Int32(V + 7) }
+        let gradScale: Float = 1 / max(1, mask.reduce(0, +))
+        var losses = [Float](repeating: -1, count: n), d = [Float](repeating: .nan, count: n * V)
+        let (ls, ms) = CPUKernels.crossEntropyForwardBackward(logits: logits, targets: targets, lossMask: mask, n: n, V: V,
+                                                              losses: &losses, dLogits: &d, gradScale: gradScale)
+        var lr = [Double](repeating: 0, count: n), dr = [Double](repeating: 0, count: n * V)
+        let (rls, rms) = ReferenceKernels.crossEntropyForwardBackward(logits: toDouble(logits), targets: targets, lossMask: toDouble(mask),
+                                                                      n: n, V: V, losses: &lr, dLogits: &dr, gradScale: Double(gradScale))
+        assertClose(losses, lr, rtol: 1e-5, atol: 1e-5, "CE losses n=\(n) V=\(V)")
+        XCTAssertEqual(ls, rls, accuracy: 1e-5 * max(1, abs(rls)))
+        XCTAssertEqual(ms, rms)
+        assertClose(d, dr, rtol: 1e-4, atol: 1e-9, "CE dLogits n=\(n) V=\(V)")
+        for i in 0..<n where mask[i] == 0 {
+            XCTAssertEqual(losses[i], 0)
+            XCTAssertTrue(d[(i * V)..<((i + 1) * V)].allSatisfy { $0 == 0 })
+        }
+        // Loss only: same losses.
+        var l2 = [Float](repeating: -1, count: n)
+        let (ls2, _) = CPUKernels.crossEntropyForwardBackward(logits: logits, targets: targets, lossMask: mask, n: n, V: V,
+                                                              losses: &l2, dLogits: nil)
+        assertClose(l2, losses, rtol: 1e-6, atol: 1e-6, "loss only")
+        XCTAssertEqual(ls2, ls, accuracy: 1e-5 * max(1, abs(ls)))
+        // In place: the gradient overwrites the logits.
+        var inPlace = logits
+        var l3 = [Float](repeating: -1, count: n)
+        inPlace.withUnsafeMutableBufferPointer { buf in
+            _ = CPUKernels.crossEntropyForwardBackward(logits: buf.baseAddress!, targets: targets, lossMask: mask, n: n, V: V,
+                                                       losses: &l3, dLogits: buf.baseAddress!, gradScale: gradScale)
+        }
+        XCTAssertEqual(inPlace, d); XCTAssertEqual(l3, losses)
+        // Deterministic.
+        var d4 = [Float](repeating: 0, count: n * V), l4 = [Float](repeating: 0, count: n)
+        let (ls4, _) = CPUKernels.crossEntropyForwardBackward(logits: logits, targets: targets, lossMask: mask, n: n, V: V,
+                                                              losses: &l4, dLogits: &d4, gradScale: gradScale)
+        XCTAssertEqual(d4, d); XCTAssertEqual(l4, losses); XCTAssertEqual(ls4, ls)
+    }
+
+    func testShapes() {
+        run(n: 1, V: 1, seed: 40, maskEvery: 5)
+        run(n: 3, V: 17, seed: 41)
+        run(n: 5, V: 31, seed: 42)
+        run(n: 64, V: 100, seed: 43)
+        run(n: 33, V: 1000, seed: 44)
+    }
+
+    func testLargeVocabulary() {
+        run(n: 7, V: 30592, seed: 45)
+        run(n: 3, V: 50304, seed: 46, maskEvery: 2)
+    }
+
+    func testRowStride() {
+        var rng = TestRNG(47)
+        let n = 5, V = 37, ld = 48
+        let wide = rng.normals(n * ld)
+        let packed = (0..<n).flatMap { i in wide[(i * ld)..<(i * ld + V)] }
+        let targets = (0..<n).map { _ in Int32(rng.int(V)) }
+        let mask = [Float](repeating: 1, count: n)
+        var l1 = [Float](repeating: 0, count: n), l2 = l1
+        var d1 = [Float](repeating: 0, count: n * V), d2 = [Float](repeating: 7, count: n * ld)
+        CPUKernels.crossEntropyForwardBackward(logits: packed, targets: targets, lossMask: mask, n: n, V: V, losses: &l1, dLogits: &d1)
+        CPUKernels.crossEntropyForwardBackward(logits: wide, ldLogits: ld, targets: targets, lossMask: mask, n: n, V: V,
+                                               losses: &l2, dLogits: &d2)
+        XCTAssertEqual(l1, l2)
+        for i in 0..<n {
+            XCTAssertEqual(Array(d2[(i * ld)..<(i * ld + V)]), Array(d1[(i * V)..<((i + 1) * V)]))
+            XCTAssertTrue(d2[(i * ld + V)..<((i + 1) * ld)].allSatisfy { $0 == 7 }, "padding columns untouched")
+        }
+    }
+
+    /// dLogits of the reference against central differences of Σ CE·mask·gradScale in Double.
+    func testFiniteDifferences() {
+        var rng = TestRNG(48)
+        let n = 4, V = 9
+        var logits = (0..<(n * V)).map { _ in 2 * rng.normal() }
+        let targets: [Int32] = [3, 0, 8, 5], mask: [Double] = [1, 0, 1, 0.5]
+        let gs = 0.7
+        func loss(_ x: [Double]) -> Double {
+            var l = [Double](repeating: 0, count: n)
+            return ReferenceKernels.crossEntropyForwardBackward(logits: x, targets: targets, lossMask: mask, n: n, V: V,
+                                                                losses: &l, dLogits: nil).lossSum * gs
+        }
+        var l = [Double](repeating: 0, count: n), d = [Double](repeating: 0, count: n * V)
+        ReferenceKernels.crossEntropyForwardBackward(logits: logits, targets: targets, lossMask: mask, n: n, V: V,
+                                                     losses: &l, dLogits: &d, gradScale: gs)
+        for i in 0..<(n * V) { XCTAssertEqual(d[i], centralDifference(&logits, i, loss), accuracy: 1e-8, "d[\(i)]") }
+        // Known value: uniform logits give CE = log V.
+        var lu = [Float](repeating: 0, count: 1)
+        CPUKernels.crossEntropyForwardBackward(logits: [Float](repeating: 0.3, count: 50304), targets: [17], lossMask: [1],
+                                               n: 1, V: 50304, losses: &lu, dLogits: nil)
+        XCTAssertEqual(Double(lu[0]), log(50304.0), accuracy: 1e-5)
+    }
+}

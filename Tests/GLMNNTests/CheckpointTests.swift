@@ -329,3 +329,56 @@ final class CheckpointTests: XCTestCase {
         return url
     }
 }
+
+/// Damaged files must produce a ``CheckpointError``, never a crash: every reader bounds-checks
+/// offsets, sizes and strides that come from the file.
+final class CheckpointRobustnessTests: XCTestCase {
+    static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+
+    /// Loads `bytes` from a temporary file: success or a CheckpointError are both fine, and a
+    /// successful load must have readable tensors.
+    func load(_ bytes: [UInt8], name: String, in dir: URL) -> Bool {
+        let url = dir.appendingPathComponent(name)
+        FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+        do {
+            let tensors = try CheckpointLoader.load(url)
+            for t in tensors.values { XCTAssertEqual(t.floats().count, t.count) }
+            return true
+        } catch is CheckpointError {
+            return false
+        } catch {
+            XCTFail("\(name): non-checkpoint error \(error)")
+            return false
+        }
+    }
+
+    func testTruncationAndByteCorruptionNeverCrash() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glmnn-fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: seed >> 33)
+        }
+        for name in ["model.safetensors", "pytorch_model.bin", "legacy.bin", "zip64.bin",
+                     "official/release/mp_rank_00_model_states.pt", "views.bin"] {
+            let original = [UInt8](try Data(contentsOf: Self.fixtures.appendingPathComponent(name)))
+            let ext = (name as NSString).pathExtension
+            var cutLoads = 0
+            for cut in stride(from: 0, to: original.count, by: max(1, original.count / 150)) {
+                if load(Array(original[..<cut]), name: "cut.\(ext)", in: dir) { cutLoads += 1 }
+            }
+            // A truncated file may still parse (the cut removed only unused trailing bytes) but
+            // never more than a handful of times.
+            XCTAssertLessThan(cutLoads, 3, name)
+            for _ in 0..<300 {
+                var damaged = original
+                for _ in 0..<(1 + next() % 3) {
+                    damaged[next() % damaged.count] = UInt8(truncatingIfNeeded: next())
+                }
+                _ = load(damaged, name: "damaged.\(ext)", in: dir)
+            }
+        }
+    }
+}

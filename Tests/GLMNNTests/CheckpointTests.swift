@@ -265,6 +265,34 @@ final class CheckpointTests: XCTestCase {
         // (checked by reading the reference file, written by Python, with the same code above).
     }
 
+    func testTorchSaveWriterRoundTrip() throws {
+        let dir = try temporaryFolder()
+        var tensors = try reference()
+        tensors["extra.bf16"] = TensorData(dtype: .bf16, shape: [3], floats: [1, -2.5, 0.15625])
+        tensors["extra.f16"] = TensorData(dtype: .f16, shape: [2, 1], floats: [65504, -0.5])
+        tensors["extra.i32"] = TensorData(dtype: .i32, shape: [2], floats: [7, -9])
+        tensors["extra.scalar"] = TensorData(dtype: .f32, shape: [], floats: [7])
+        tensors["extra.empty"] = TensorData(dtype: .f32, shape: [0, 4], floats: [])
+        for zip64 in [false, true] {
+            let url = dir.appendingPathComponent("out-\(zip64).bin")
+            try PyTorchCheckpoint.write(tensors, to: url, zip64: zip64)
+            let back = try PyTorchCheckpoint.read(url)
+            XCTAssertEqual(Set(back.keys), Set(tensors.keys))
+            for (k, t) in tensors {
+                XCTAssertEqual(back[k]?.dtype, t.dtype, k)
+                XCTAssertEqual(back[k]?.shape, t.shape, k)
+                XCTAssertEqual(back[k]?.withUnsafeBytes { Array($0) }, t.withUnsafeBytes { Array($0) }, k)
+            }
+        }
+        // The official layout, read back through the folder loader (tracker file → tag → rank 0).
+        let official = dir.appendingPathComponent("official")
+        try PyTorchCheckpoint.writeOfficial(try reference(), to: official, tag: "1000", iteration: 1000)
+        XCTAssertEqual(try String(contentsOf: official.appendingPathComponent("latest_checkpointed_iteration.txt"), encoding: .utf8), "1000")
+        try assertMatchesReference(try CheckpointLoader.load(official))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(leftovers, [])
+    }
+
     func testWriteIntoMissingFolderFailsCleanly() throws {
         let url = try temporaryFolder().appendingPathComponent("no/such/dir/model.safetensors")
         assertThrowsKind({ try SafeTensors.write([:], to: url) }, mentioning: ["no/such/dir"]) {
@@ -339,7 +367,7 @@ final class CheckpointRobustnessTests: XCTestCase {
     /// successful load must have readable tensors.
     func load(_ bytes: [UInt8], name: String, in dir: URL) -> Bool {
         let url = dir.appendingPathComponent(name)
-        FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
         do {
             let tensors = try CheckpointLoader.load(url)
             for t in tensors.values { XCTAssertEqual(t.floats().count, t.count) }

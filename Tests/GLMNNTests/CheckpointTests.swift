@@ -147,7 +147,11 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testViewsAndSharedStorages() throws {
-        let got = try PyTorchCheckpoint.read(fixture("views.bin"))
+        for name in ["views.bin", "legacy-views.bin"] { try checkViews(name) }
+    }
+
+    func checkViews(_ name: String) throws {
+        let got = try PyTorchCheckpoint.read(fixture(name))
         let want = try SafeTensors.read(fixture("views.safetensors"))
         XCTAssertEqual(Set(got.keys), Set(want.keys))
         for (k, w) in want {
@@ -291,6 +295,32 @@ final class CheckpointTests: XCTestCase {
         try assertMatchesReference(try CheckpointLoader.load(official))
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
         XCTAssertEqual(leftovers, [])
+    }
+
+    func testShardedIndexFolders() throws {
+        // Hugging Face sharded checkpoints: an index maps each key to its shard file.
+        let ref = try reference()
+        let keys = ref.keys.sorted()
+        let half = keys.count / 2
+        for format in ["safetensors", "bin"] {
+            let dir = try temporaryFolder()
+            let shards = ["model-00001-of-00002.\(format)", "model-00002-of-00002.\(format)"]
+            for (i, part) in [keys[..<half], keys[half...]].enumerated() {
+                let subset = Dictionary(uniqueKeysWithValues: part.map { ("glm." + $0, ref[$0]!) })
+                let url = dir.appendingPathComponent(shards[i])
+                if format == "bin" { try PyTorchCheckpoint.write(subset, to: url) } else { try SafeTensors.write(subset, to: url) }
+            }
+            var map: [String: String] = [:]
+            for (i, k) in keys.enumerated() { map["glm." + k] = shards[i < half ? 0 : 1] }
+            let index = try JSONSerialization.data(withJSONObject: ["metadata": [:] as [String: String], "weight_map": map])
+            let name = format == "bin" ? "pytorch_model.bin.index.json" : "model.safetensors.index.json"
+            try index.write(to: dir.appendingPathComponent(name))
+            try assertMatchesReference(try CheckpointLoader.load(dir))
+            // A key the index promises but no shard has.
+            map["glm.lost.weight"] = shards[0]
+            try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(to: dir.appendingPathComponent(name))
+            assertThrows(.missingKeys(["glm.lost.weight"], file: dir.appendingPathComponent(name).path)) { try CheckpointLoader.load(dir) }
+        }
     }
 
     func testWriteIntoMissingFolderFailsCleanly() throws {

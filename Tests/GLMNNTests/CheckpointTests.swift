@@ -147,7 +147,11 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testViewsAndSharedStorages() throws {
-        let got = try PyTorchCheckpoint.read(fixture("views.bin"))
+        for name in ["views.bin", "legacy-views.bin"] { try checkViews(name) }
+    }
+
+    func checkViews(_ name: String) throws {
+        let got = try PyTorchCheckpoint.read(fixture(name))
         let want = try SafeTensors.read(fixture("views.safetensors"))
         XCTAssertEqual(Set(got.keys), Set(want.keys))
         for (k, w) in want {
@@ -265,6 +269,60 @@ final class CheckpointTests: XCTestCase {
         // (checked by reading the reference file, written by Python, with the same code above).
     }
 
+    func testTorchSaveWriterRoundTrip() throws {
+        let dir = try temporaryFolder()
+        var tensors = try reference()
+        tensors["extra.bf16"] = TensorData(dtype: .bf16, shape: [3], floats: [1, -2.5, 0.15625])
+        tensors["extra.f16"] = TensorData(dtype: .f16, shape: [2, 1], floats: [65504, -0.5])
+        tensors["extra.i32"] = TensorData(dtype: .i32, shape: [2], floats: [7, -9])
+        tensors["extra.scalar"] = TensorData(dtype: .f32, shape: [], floats: [7])
+        tensors["extra.empty"] = TensorData(dtype: .f32, shape: [0, 4], floats: [])
+        for zip64 in [false, true] {
+            let url = dir.appendingPathComponent("out-\(zip64).bin")
+            try PyTorchCheckpoint.write(tensors, to: url, zip64: zip64)
+            let back = try PyTorchCheckpoint.read(url)
+            XCTAssertEqual(Set(back.keys), Set(tensors.keys))
+            for (k, t) in tensors {
+                XCTAssertEqual(back[k]?.dtype, t.dtype, k)
+                XCTAssertEqual(back[k]?.shape, t.shape, k)
+                XCTAssertEqual(back[k]?.withUnsafeBytes { Array($0) }, t.withUnsafeBytes { Array($0) }, k)
+            }
+        }
+        // The official layout, read back through the folder loader (tracker file → tag → rank 0).
+        let official = dir.appendingPathComponent("official")
+        try PyTorchCheckpoint.writeOfficial(try reference(), to: official, tag: "1000", iteration: 1000)
+        XCTAssertEqual(try String(contentsOf: official.appendingPathComponent("latest_checkpointed_iteration.txt"), encoding: .utf8), "1000")
+        try assertMatchesReference(try CheckpointLoader.load(official))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    func testShardedIndexFolders() throws {
+        // Hugging Face sharded checkpoints: an index maps each key to its shard file.
+        let ref = try reference()
+        let keys = ref.keys.sorted()
+        let half = keys.count / 2
+        for format in ["safetensors", "bin"] {
+            let dir = try temporaryFolder()
+            let shards = ["model-00001-of-00002.\(format)", "model-00002-of-00002.\(format)"]
+            for (i, part) in [keys[..<half], keys[half...]].enumerated() {
+                let subset = Dictionary(uniqueKeysWithValues: part.map { ("glm." + $0, ref[$0]!) })
+                let url = dir.appendingPathComponent(shards[i])
+                if format == "bin" { try PyTorchCheckpoint.write(subset, to: url) } else { try SafeTensors.write(subset, to: url) }
+            }
+            var map: [String: String] = [:]
+            for (i, k) in keys.enumerated() { map["glm." + k] = shards[i < half ? 0 : 1] }
+            let index = try JSONSerialization.data(withJSONObject: ["metadata": [:] as [String: String], "weight_map": map])
+            let name = format == "bin" ? "pytorch_model.bin.index.json" : "model.safetensors.index.json"
+            try index.write(to: dir.appendingPathComponent(name))
+            try assertMatchesReference(try CheckpointLoader.load(dir))
+            // A key the index promises but no shard has.
+            map["glm.lost.weight"] = shards[0]
+            try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(to: dir.appendingPathComponent(name))
+            assertThrows(.missingKeys(["glm.lost.weight"], file: dir.appendingPathComponent(name).path)) { try CheckpointLoader.load(dir) }
+        }
+    }
+
     func testWriteIntoMissingFolderFailsCleanly() throws {
         let url = try temporaryFolder().appendingPathComponent("no/such/dir/model.safetensors")
         assertThrowsKind({ try SafeTensors.write([:], to: url) }, mentioning: ["no/such/dir"]) {
@@ -327,5 +385,58 @@ final class CheckpointTests: XCTestCase {
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(at: url) }
         return url
+    }
+}
+
+/// Damaged files must produce a ``CheckpointError``, never a crash: every reader bounds-checks
+/// offsets, sizes and strides that come from the file.
+final class CheckpointRobustnessTests: XCTestCase {
+    static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+
+    /// Loads `bytes` from a temporary file: success or a CheckpointError are both fine, and a
+    /// successful load must have readable tensors.
+    func load(_ bytes: [UInt8], name: String, in dir: URL) -> Bool {
+        let url = dir.appendingPathComponent(name)
+        _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
+        do {
+            let tensors = try CheckpointLoader.load(url)
+            for t in tensors.values { XCTAssertEqual(t.floats().count, t.count) }
+            return true
+        } catch is CheckpointError {
+            return false
+        } catch {
+            XCTFail("\(name): non-checkpoint error \(error)")
+            return false
+        }
+    }
+
+    func testTruncationAndByteCorruptionNeverCrash() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("glmnn-fuzz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: seed >> 33)
+        }
+        for name in ["model.safetensors", "pytorch_model.bin", "legacy.bin", "zip64.bin",
+                     "official/release/mp_rank_00_model_states.pt", "views.bin"] {
+            let original = [UInt8](try Data(contentsOf: Self.fixtures.appendingPathComponent(name)))
+            let ext = (name as NSString).pathExtension
+            var cutLoads = 0
+            for cut in stride(from: 0, to: original.count, by: max(1, original.count / 150)) {
+                if load(Array(original[..<cut]), name: "cut.\(ext)", in: dir) { cutLoads += 1 }
+            }
+            // A truncated file may still parse (the cut removed only unused trailing bytes) but
+            // never more than a handful of times.
+            XCTAssertLessThan(cutLoads, 3, name)
+            for _ in 0..<300 {
+                var damaged = original
+                for _ in 0..<(1 + next() % 3) {
+                    damaged[next() % damaged.count] = UInt8(truncatingIfNeeded: next())
+                }
+                _ = load(damaged, name: "damaged.\(ext)", in: dir)
+            }
+        }
     }
 }

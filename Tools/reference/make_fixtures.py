@@ -145,10 +145,14 @@ def run_case(model: GLMModel, model_name: str, case_name: str, case: dict, descr
         mask = torch.tensor(case["attention_mask"], dtype=torch.long)
     else:
         mask = torch.tensor(case["attention_mask"], dtype=torch.float64)
-    logits, _ = m(ids, pos, mask)
+    logits, hidden = m(ids, pos, mask, return_memory=True)
     loss = glm_loss(logits, torch.tensor(case["targets"]), torch.tensor(case["loss_mask"]))
     loss.backward()
     out = {"logits": f32t(logits), "loss": f32t(loss)}
+    # Layer-by-layer states (embedding output, then each layer's output before the final LN), so a
+    # mismatch can be traced to the first layer that differs.
+    for i, h in enumerate(hidden):
+        out[f"hidden.{i}"] = f32t(h)
     for k, p in m.named_parameters():
         out[f"grad.{k}"] = f32t(p.grad)
     doc = {"description": description, "model": f"model-{model_name}", **case}
@@ -385,6 +389,13 @@ def zip_entries(path) -> list[tuple[str, bytes]]:
         return [(i.filename, z.read(i.filename)) for i in z.infolist()]
 
 
+def write_zip(path, entries, compression):
+    """A zip with fixed timestamps, so that regenerating gives identical bytes."""
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in entries:
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data, compress_type=compression)
+
+
 def write_zip64(entries: list[tuple[str, bytes]], path: str):
     """A stored (uncompressed) zip that uses Zip64 for everything, as torch does for > 4 GiB files:
     0xFFFFFFFF sizes/offsets with a Zip64 extra field, a Zip64 end-of-central-directory record and
@@ -474,22 +485,20 @@ def checkpoint_fixtures():
     }
     torch_save(views, os.path.join(F, "views.bin"))
     save_file({k: v.contiguous().clone() for k, v in views.items()}, os.path.join(F, "views.safetensors"))
-    # The legacy (pre-1.6, non-zip) torch.save format.
+    # The legacy (pre-1.6, non-zip) torch.save format (its storage keys are memory addresses, so
+    # these two files change on every regeneration).
     torch_save(sd, os.path.join(F, "legacy.bin"), _use_new_zipfile_serialization=False)
+    torch_save(views, os.path.join(F, "legacy-views.bin"), _use_new_zipfile_serialization=False)
     # The same archive as pytorch_model.bin, rewritten with Zip64 records.
     write_zip64(zip_entries(os.path.join(F, "pytorch_model.bin")), os.path.join(F, "zip64.bin"))
     # The same archive with deflated entries (torch never writes these; the reader must say so).
-    with zipfile.ZipFile(os.path.join(F, "compressed.bin"), "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for name, data in zip_entries(os.path.join(F, "pytorch_model.bin")):
-            z.writestr(name, data)
+    write_zip(os.path.join(F, "compressed.bin"), zip_entries(os.path.join(F, "pytorch_model.bin")), zipfile.ZIP_DEFLATED)
     # Malicious pickles, written byte by byte (never by pickling a live object, never executed):
     # PROTO 2, GLOBAL 'os system', BINUNICODE <cmd>, TUPLE1, REDUCE, STOP. Loading either must fail
     # naming os.system, and the marker file must not appear.
     cmd = b"touch /tmp/swift-glm-evil-pickle-ran"
     evil = b"\x80\x02" + b"cos\nsystem\n" + b"X" + struct.pack("<I", len(cmd)) + cmd + b"\x85" + b"R" + b"."
-    with zipfile.ZipFile(os.path.join(F, "evil.bin"), "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", evil)
-        z.writestr("archive/version", "3\n")
+    write_zip(os.path.join(F, "evil.bin"), [("archive/data.pkl", evil), ("archive/version", b"3\n")], zipfile.ZIP_STORED)
     with open(os.path.join(F, "evil-legacy.bin"), "wb") as f:
         f.write(evil)
     # Truncated files.

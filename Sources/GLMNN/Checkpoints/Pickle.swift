@@ -1,5 +1,3 @@
-import Foundation
-
 /// A restricted unpickler for the pickles inside PyTorch checkpoints.
 ///
 /// Python's pickle format is a small stack machine whose `GLOBAL` + `REDUCE` opcodes call arbitrary
@@ -282,7 +280,7 @@ struct Unpickler {
             case 0x91:                                                // FROZENSET
                 let items = try popMark(); let l = PyList(); l.items = items; stack.append(.list(l))
             default:
-                throw fail(String(format: "opcode 0x%02x at byte %d", op, at))
+                throw fail("opcode 0x\(String(op, radix: 16)) at byte \(at)")
             }
         }
     }

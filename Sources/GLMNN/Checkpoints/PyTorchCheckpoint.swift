@@ -99,6 +99,9 @@ public enum PyTorchCheckpoint {
             collected.map[key] = StorageRef(key: key, dtype: dtype, count: n)
             var ref = StorageRef(key: key, dtype: dtype, count: n)
             if let view = t[5].tupleItems, view.count == 3, let offset = view[1].intValue, let size = view[2].intValue {
+                guard offset >= 0, size >= 0, offset <= n, size <= n - offset else {
+                    throw CheckpointError.corruptHeader(file: path, detail: "storage view \(offset)+\(size) outside storage '\(key)' of \(n)")
+                }
                 ref = StorageRef(key: key, dtype: dtype, count: offset + size, viewOffset: offset)
             }
             return .storage(ref)
@@ -150,13 +153,26 @@ public enum PyTorchCheckpoint {
         guard t.size.allSatisfy({ $0 >= 0 }), t.stride.allSatisfy({ $0 >= 0 }), t.offset >= 0 else {
             throw CheckpointError.corruptHeader(file: path, detail: "tensor '\(name)' has negative size, stride or offset")
         }
-        let count = t.size.reduce(1, *)
+        // Sizes, strides and offsets come from the file: do the bounds arithmetic with overflow
+        // checks so that a corrupt pickle is an error, not a trap.
+        func checked(_ r: (partialValue: Int, overflow: Bool)) throws -> Int {
+            guard !r.overflow else {
+                throw CheckpointError.corruptHeader(file: path, detail: "tensor '\(name)': size \(t.size), stride \(t.stride), offset \(t.offset) overflow")
+            }
+            return r.partialValue
+        }
+        var count = 1
+        for d in t.size { count = try checked(count.multipliedReportingOverflow(by: d)) }
         let (storageOffset, available) = try locate(t.storage)
-        let base = t.offset + t.storage.viewOffset
-        // The last element any index reaches, which must lie inside the storage.
-        let last = base + zip(t.size, t.stride).reduce(0) { $0 + ($1.0 - 1) * $1.1 }
+        let base = try checked(t.offset.addingReportingOverflow(t.storage.viewOffset))
         if count > 0 {
-            guard (last + 1) * esize <= available else {
+            // The last element any index reaches must lie inside the storage's bytes.
+            var last = base
+            for (size, stride) in zip(t.size, t.stride) {
+                last = try checked(last.addingReportingOverflow(try checked((size - 1).multipliedReportingOverflow(by: stride))))
+            }
+            let end = try checked(try checked(last.addingReportingOverflow(1)).multipliedReportingOverflow(by: esize))
+            guard end <= available else {
                 throw CheckpointError.truncated(file: path, detail: "tensor '\(name)' reaches element \(last) of a storage with \(available / esize)")
             }
         }
@@ -169,6 +185,7 @@ public enum PyTorchCheckpoint {
         case .f64: dtype = .f32
         case .i64, .i16, .i8, .u8, .bool: dtype = .i32
         }
+        if count == 0 { return TensorData(dtype: dtype, shape: t.size, owned: []) }
         let contiguous = isContiguous(t.size, t.stride)
         let direct = src == .f32 || src == .f16 || src == .bf16 || src == .i32
         if direct && contiguous {

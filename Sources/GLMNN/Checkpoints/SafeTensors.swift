@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import GLMTensor
 
@@ -128,29 +123,14 @@ public enum SafeTensors {
         // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
         while (8 + json.count) % 8 != 0 { json.append(0x20) }
 
-        let dir = url.deletingLastPathComponent().path
-        let tmp = dir + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CheckpointError.io(file: tmp, detail: "open: \(String(cString: strerror(errno)))") }
-        var ok = false
-        defer {
-            if !ok { close(fd); unlink(tmp) }
-        }
-        var lengthBytes = [UInt8](repeating: 0, count: 8)
-        for i in 0..<8 { lengthBytes[i] = UInt8(truncatingIfNeeded: UInt64(json.count) >> (8 * UInt64(i))) }
-        try writeAll(fd, lengthBytes, tmp)
-        try writeAll(fd, json, tmp)
+        let out = try AtomicFile(url)
+        var prefix: [UInt8] = []
+        prefix.le(UInt64(json.count))
+        try out.write(prefix + json)
         for name in names {
-            try tensors[name]!.withUnsafeBytes { try writeAll(fd, $0, tmp) }
+            try tensors[name]!.withUnsafeBytes { try out.write($0) }
         }
-        guard fsync(fd) == 0 else { throw CheckpointError.io(file: tmp, detail: "fsync: \(String(cString: strerror(errno)))") }
-        guard close(fd) == 0 else { throw CheckpointError.io(file: tmp, detail: "close: \(String(cString: strerror(errno)))") }
-        ok = true
-        guard rename(tmp, path) == 0 else {
-            let message = String(cString: strerror(errno))
-            unlink(tmp)
-            throw CheckpointError.io(file: path, detail: "rename from \(tmp): \(message)")
-        }
+        try out.commit()
     }
 
     static let dtypeFromName: [String: DType] = ["F32": .f32, "F16": .f16, "BF16": .bf16, "I32": .i32]
@@ -172,24 +152,3 @@ func jsonInt(_ any: Any) -> Int? {
     return nil
 }
 
-func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws {
-    try bytes.withUnsafeBytes { try writeAll(fd, $0, path) }
-}
-
-func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ path: String) throws {
-    var done = 0
-    while done < bytes.count {
-        let n = systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw CheckpointError.io(file: path, detail: "write: \(String(cString: strerror(errno)))")
-        }
-        done += n
-    }
-}
-
-#if canImport(Glibc)
-private let systemWrite = Glibc.write
-#else
-private let systemWrite = Darwin.write
-#endif

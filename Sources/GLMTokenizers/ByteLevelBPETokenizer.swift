@@ -117,7 +117,8 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
 
     public func encode(_ text: String) -> [Int] {
         var out = [Int]()
-        var s = addPrefixSpace && !(text.utf8.first.map { $0 == 32 } ?? false) ? " " + text : text
+        // tokenizers prepends the space only to non-empty text that does not start with one.
+        var s = addPrefixSpace && !text.isEmpty && text.utf8.first != 32 ? " " + text : text
         out.reserveCapacity(s.utf8.count / 3 + 4)
         s.withUTF8 { buf in
             guard let p = buf.baseAddress, buf.count > 0 else { return }

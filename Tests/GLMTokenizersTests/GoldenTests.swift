@@ -68,3 +68,27 @@ func checkGoldens(_ tok: any TextTokenizer, _ lines: [GoldenLine]) -> (idMismatc
         #expect(checkGoldens(tok, lines).idMismatches == 0)
     }
 }
+
+@Suite struct SentencePieceGoldenTests {
+    @Test(arguments: ["sp-bpe", "sp-unigram", "sp-unigram-nobf"])
+    func idsAndDecodeMatchSentencepiece(_ name: String) throws {
+        let tok = try SentencePieceTokenizer(modelFile: Paths.golden(name + ".model"))
+        let lines = try loadGoldens(name + ".jsonl")
+        #expect(lines.count > 1000)
+        let r = checkGoldens(tok, lines)
+        #expect(r.idMismatches == 0)
+        #expect(r.decodeMismatches == 0)
+    }
+}
+
+@Suite struct TokenizerJSONGoldenTests {
+    @Test(arguments: ["wordpiece-uncased", "wordpiece-cased", "bytelevel-bpe", "unigram"])
+    func idsAndDecodeMatchTokenizers(_ name: String) throws {
+        let tok = try HFTokenizerJSON.load(Paths.golden("hf-\(name)/tokenizer.json"))
+        let lines = try loadGoldens("hf-\(name).jsonl")
+        #expect(lines.count > 800)
+        let r = checkGoldens(tok, lines)
+        #expect(r.idMismatches == 0)
+        #expect(r.decodeMismatches == 0)
+    }
+}

@@ -8,8 +8,8 @@ struct TokenizeCommand: ParsableCommand {
         commandName: "tokenize",
         abstract: "Turn text into GLM token ids, one JSON array per input line.",
         discussion: """
-            Reads TEXT arguments, or stdin lines when none are given. Command-token strings such as [MASK],
-            [gMASK] and <|endoftext|> inside the text become their GLM ids. Invalid UTF-8 is replaced with
+            Reads TEXT arguments, or stdin lines when none are given. Command-token strings such as [MASK], \
+            [gMASK] and <|endoftext|> inside the text become their GLM ids. Invalid UTF-8 is replaced with \
             U+FFFD and counted on stderr.
 
             Examples:
@@ -34,20 +34,10 @@ struct TokenizeCommand: ParsableCommand {
     var text: [String] = []
 
     func run() throws {
-        let tok: GLMTokenizer
-        do { tok = try GLMTokenizer(folder: URL(fileURLWithPath: tokenizer)) } catch let e as TokenizerError {
-            throw ValidationError(e.description)
-        }
+        let tok = try GLMTokenizer(folder: URL(fileURLWithPath: tokenizer)) // TokenizerError names the file
         if bench { try runBench(tok); return }
-        var lines = text
-        if lines.isEmpty {
-            let data = FileHandle.standardInput.readDataToEndOfFile()
-            let (l, replaced) = TextInput.lines([UInt8](data))
-            lines = l
-            if replaced > 0 { FileHandle.standardError.write(Data("glm tokenize: replaced \(replaced) invalid UTF-8 sequence(s) with U+FFFD\n".utf8)) }
-        }
         var out = ""
-        for line in lines {
+        func emit(_ line: String) {
             let ids = tok.encode(line, addSpecial: addSpecial)
             if tokens {
                 out += "[" + ids.map { jsonString(tok.tokenString($0) ?? "") }.joined(separator: ",") + "]\n"
@@ -55,6 +45,27 @@ struct TokenizeCommand: ParsableCommand {
                 out += "[" + ids.map(String.init).joined(separator: ",") + "]\n"
             }
             if out.utf8.count > 1 << 16 { FileHandle.standardOutput.write(Data(out.utf8)); out = "" }
+        }
+        if !text.isEmpty {
+            text.forEach(emit)
+        } else {
+            // Streams stdin in chunks so a corpus of any size can be piped through.
+            var pending = [UInt8]()
+            var replaced = 0
+            while true {
+                let chunk = FileHandle.standardInput.readData(ofLength: 1 << 20)
+                let end = chunk.isEmpty
+                pending.append(contentsOf: chunk)
+                let cut = end ? pending.count : (pending.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0)
+                if cut > 0 {
+                    let (lines, r) = TextInput.lines(Array(pending[..<cut]))
+                    replaced += r
+                    lines.forEach(emit)
+                    pending.removeFirst(cut)
+                }
+                if end { break }
+            }
+            if replaced > 0 { FileHandle.standardError.write(Data("glm tokenize: replaced \(replaced) invalid UTF-8 sequence(s) with U+FFFD\n".utf8)) }
         }
         FileHandle.standardOutput.write(Data(out.utf8))
     }

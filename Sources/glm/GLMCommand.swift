@@ -8,9 +8,12 @@ struct GLMCommand: AsyncParsableCommand {
         abstract: "GLM (General Language Model) in Swift: pretrain, generate, convert, benchmark.",
         subcommands: [
             PretrainCommand.self,
-            BenchCommand.self,
+            PrepareCommand.self,
+            BatchesCommand.self,
+            TokenizeCommand.self,
             LogitsCommand.self,
             ConvertCommand.self,
+            BenchCommand.self,
         ]
     )
 }

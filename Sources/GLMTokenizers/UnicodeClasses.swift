@@ -1,0 +1,77 @@
+import Foundation
+
+/// Character classes exactly as Hugging Face `tokenizers` (Rust) defines them for BERT and GPT-2.
+/// Scalar properties are looked up once per BMP code point and kept in a table, because
+/// `Unicode.Scalar.Properties` is too slow to consult for every character of a corpus.
+enum UnicodeClasses {
+    // Bit flags per scalar.
+    static let whitespace: UInt8 = 1      // White_Space property (Rust `char::is_whitespace`, Oniguruma `\s`)
+    static let letter: UInt8 = 2          // \p{L}
+    static let number: UInt8 = 4          // \p{N}
+    static let punctuation: UInt8 = 8     // BERT: ASCII punctuation or Unicode P*
+    static let control: UInt8 = 16        // BERT: C* (Cc Cf Cn Co Cs) except \t \n \r
+    static let nonspacingMark: UInt8 = 32 // Mn
+
+    private static func compute(_ v: UInt32) -> UInt8 {
+        guard let s = Unicode.Scalar(v) else { return control } // surrogate code points
+        let p = s.properties
+        var f: UInt8 = 0
+        if p.isWhitespace { f |= whitespace }
+        switch p.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
+            f |= letter
+        case .decimalNumber, .letterNumber, .otherNumber:
+            f |= number
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            f |= punctuation
+        case .control, .format, .unassigned, .privateUse, .surrogate:
+            if v != 9 && v != 10 && v != 13 { f |= control }
+        case .nonspacingMark:
+            f |= nonspacingMark
+        default: break
+        }
+        if v < 128 {
+            let isAlnum = (v >= 48 && v <= 57) || (v >= 65 && v <= 90) || (v >= 97 && v <= 122)
+            if v >= 33 && v <= 126 && !isAlnum { f |= punctuation }
+        }
+        return f
+    }
+
+    static let bmp: [UInt8] = (0..<0x10000).map { compute(UInt32($0)) }
+
+    @inline(__always)
+    static func flags(_ v: UInt32) -> UInt8 {
+        v < 0x10000 ? bmp.withUnsafeBufferPointer { $0[Int(v)] } : compute(v)
+    }
+
+    /// BERT's "Chinese character" ranges, as in `tokenizers` (note 0x2B920, not 0x2B820, as its source has it).
+    @inline(__always)
+    static func isCJK(_ v: UInt32) -> Bool {
+        (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0x3400 && v <= 0x4DBF) || (v >= 0x20000 && v <= 0x2A6DF)
+            || (v >= 0x2A700 && v <= 0x2B73F) || (v >= 0x2B740 && v <= 0x2B81F) || (v >= 0x2B920 && v <= 0x2CEAF)
+            || (v >= 0xF900 && v <= 0xFAFF) || (v >= 0x2F800 && v <= 0x2FA1F)
+    }
+}
+
+/// Decodes one scalar from valid UTF-8 (Swift strings are always valid) and returns its length.
+@inline(__always)
+func decodeScalar(_ p: UnsafePointer<UInt8>, _ i: Int) -> (UInt32, Int) {
+    let b0 = UInt32(p[i])
+    if b0 < 0x80 { return (b0, 1) }
+    if b0 < 0xE0 { return ((b0 & 0x1F) << 6 | UInt32(p[i + 1] & 0x3F), 2) }
+    if b0 < 0xF0 { return ((b0 & 0x0F) << 12 | UInt32(p[i + 1] & 0x3F) << 6 | UInt32(p[i + 2] & 0x3F), 3) }
+    return ((b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12 | UInt32(p[i + 2] & 0x3F) << 6 | UInt32(p[i + 3] & 0x3F), 4)
+}
+
+@inline(__always)
+func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
+    if v < 0x80 { out.append(UInt8(v)) }
+    else if v < 0x800 { out.append(UInt8(0xC0 | (v >> 6))); out.append(UInt8(0x80 | (v & 0x3F))) }
+    else if v < 0x10000 {
+        out.append(UInt8(0xE0 | (v >> 12))); out.append(UInt8(0x80 | ((v >> 6) & 0x3F))); out.append(UInt8(0x80 | (v & 0x3F)))
+    } else {
+        out.append(UInt8(0xF0 | (v >> 18))); out.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
+        out.append(UInt8(0x80 | ((v >> 6) & 0x3F))); out.append(UInt8(0x80 | (v & 0x3F)))
+    }
+}

@@ -1,0 +1,240 @@
+import Foundation
+
+/// BERT's WordPiece tokenizer, matching Hugging Face `tokenizers` (`BertNormalizer` +
+/// `BertPreTokenizer` + `WordPiece` + the `WordPiece` decoder) id for id.
+///
+/// Pipeline: clean text (drop NUL, U+FFFD and control characters, map whitespace to a space),
+/// pad CJK ideographs with spaces, strip accents (NFD, drop Mn), lower-case, split on whitespace
+/// and isolate punctuation, then greedy longest-match-first WordPiece with `##` continuations.
+public struct WordPieceTokenizer: TextTokenizer {
+    /// The normaliser and model settings of a BERT tokenizer (`tokenizer.json` field names in comments).
+    public struct Options: Sendable, Equatable {
+        public var lowercase: Bool = true                  // normalizer.lowercase
+        /// nil: follow `lowercase`, as BERT's normaliser does.
+        public var stripAccents: Bool? = nil              // normalizer.strip_accents
+        public var cleanText: Bool = true                  // normalizer.clean_text
+        public var handleChineseChars: Bool = true         // normalizer.handle_chinese_chars
+        public var unknownToken: String = "[UNK]"          // model.unk_token
+        public var continuingSubwordPrefix: String = "##"  // model.continuing_subword_prefix
+        public var maxInputCharsPerWord: Int = 100         // model.max_input_chars_per_word
+        public init() {}
+    }
+
+    public let options: Options
+    private let tokens: [String]
+    private let table: ByteStringTable
+    /// Continuation pieces keyed without their prefix, so no prefixed copy of the word is built.
+    private let continuation: ByteStringTable
+    private let unkId: Int
+    /// Per ASCII byte: 0 drop, 1 whitespace, 2 punctuation, 3 word byte.
+    private let asciiClass: [UInt8]
+
+    /// Loads a BERT `vocab.txt` (one token per line; the line number is the id).
+    public init(vocabFile: URL, options: Options = Options()) throws {
+        let text = try FileIO.readText(vocabFile)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            var s = Substring(line)
+            while let last = s.unicodeScalars.last, last.properties.isWhitespace { s = s.dropLast() }
+            return String(s)
+        }
+        if lines.last == "" { lines.removeLast() }
+        if lines.isEmpty { throw TokenizerError.malformed(file: vocabFile.path, line: nil, reason: "empty vocabulary") }
+        try self.init(tokens: lines, options: options, file: vocabFile.path)
+    }
+
+    /// Builds from tokens in id order (e.g. a `tokenizer.json` vocab). `file` names the source in errors.
+    public init(tokens: [String], options: Options = Options(), file: String = "<vocab>") throws {
+        self.options = options
+        self.tokens = tokens
+        var table = ByteStringTable(capacity: tokens.count)
+        var cont = ByteStringTable(capacity: tokens.count / 4)
+        let prefix = Array(options.continuingSubwordPrefix.utf8)
+        for (i, t) in tokens.enumerated() {
+            let b = Array(t.utf8)
+            table.set(b, Int32(i))
+            if !prefix.isEmpty && b.count >= prefix.count && Array(b[0..<prefix.count]) == prefix {
+                cont.set(Array(b[prefix.count...]), Int32(i))
+            }
+        }
+        self.table = table
+        self.continuation = prefix.isEmpty ? table : cont
+        let unk = table.get(Array(options.unknownToken.utf8))
+        guard unk >= 0 else { throw TokenizerError.missingToken(file: file, token: options.unknownToken) }
+        self.unkId = Int(unk)
+        var cls = [UInt8](repeating: 3, count: 128)
+        for b in 0..<128 {
+            let f = UnicodeClasses.flags(UInt32(b))
+            if options.cleanText && (b == 0 || f & UnicodeClasses.control != 0) { cls[b] = 0 }
+            else if f & UnicodeClasses.whitespace != 0 { cls[b] = 1 }
+            else if f & UnicodeClasses.punctuation != 0 { cls[b] = 2 }
+        }
+        self.asciiClass = cls
+    }
+
+    public var vocabularySize: Int { tokens.count }
+    public func token(for id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
+    public func id(for token: String) -> Int? {
+        let v = table.get(Array(token.utf8))
+        return v >= 0 ? Int(v) : nil
+    }
+
+    public func encode(_ text: String) -> [Int] {
+        var out = [Int]()
+        out.reserveCapacity(text.utf8.count / 4 + 4)
+        var s = text
+        let ascii = s.withUTF8 { buf -> Bool in
+            for b in buf where b >= 0x80 { return false }
+            encodeASCII(buf, into: &out)
+            return true
+        }
+        if !ascii { encodeGeneral(text, into: &out) }
+        return out
+    }
+
+    private func encodeASCII(_ buf: UnsafeBufferPointer<UInt8>, into out: inout [Int]) {
+        let lower = options.lowercase
+        var word = [UInt8]()
+        word.reserveCapacity(64)
+        asciiClass.withUnsafeBufferPointer { cls in
+            for b in buf {
+                switch cls[Int(b)] {
+                case 3:
+                    word.append(lower && b >= 65 && b <= 90 ? b | 0x20 : b)
+                case 1:
+                    if !word.isEmpty { wordPiece(word, chars: word.count, into: &out); word.removeAll(keepingCapacity: true) }
+                case 2:
+                    if !word.isEmpty { wordPiece(word, chars: word.count, into: &out); word.removeAll(keepingCapacity: true) }
+                    word.append(b)
+                    wordPiece(word, chars: 1, into: &out)
+                    word.removeAll(keepingCapacity: true)
+                default: break
+                }
+            }
+        }
+        if !word.isEmpty { wordPiece(word, chars: word.count, into: &out) }
+    }
+
+    /// The full Unicode path, in the order `BertNormalizer` applies its steps.
+    private func encodeGeneral(_ text: String, into out: inout [Int]) {
+        var scalars = [UInt32]()
+        scalars.reserveCapacity(text.utf8.count)
+        for u in text.unicodeScalars {
+            let v = u.value
+            if options.cleanText {
+                let f = UnicodeClasses.flags(v)
+                if v == 0 || v == 0xFFFD || f & UnicodeClasses.control != 0 { continue }
+                if f & UnicodeClasses.whitespace != 0 { scalars.append(32); continue }
+            }
+            if options.handleChineseChars && UnicodeClasses.isCJK(v) {
+                scalars.append(32); scalars.append(v); scalars.append(32)
+            } else {
+                scalars.append(v)
+            }
+        }
+        if options.stripAccents ?? options.lowercase, scalars.contains(where: { $0 >= 0x80 }) {
+            var s = String.UnicodeScalarView()
+            for v in scalars { s.append(Unicode.Scalar(v)!) }
+            let nfd = String(s).decomposedStringWithCanonicalMapping
+            scalars.removeAll(keepingCapacity: true)
+            for u in nfd.unicodeScalars where UnicodeClasses.flags(u.value) & UnicodeClasses.nonspacingMark == 0 {
+                scalars.append(u.value)
+            }
+        }
+        if options.lowercase {
+            var lowered = [UInt32]()
+            lowered.reserveCapacity(scalars.count)
+            for v in scalars {
+                if v < 0x80 { lowered.append(v >= 65 && v <= 90 ? v | 0x20 : v) }
+                else { for l in Unicode.Scalar(v)!.properties.lowercaseMapping.unicodeScalars { lowered.append(l.value) } }
+            }
+            scalars = lowered
+        }
+        var word = [UInt8]()
+        var chars = 0
+        for v in scalars {
+            let f = UnicodeClasses.flags(v)
+            if f & UnicodeClasses.whitespace != 0 {
+                if chars > 0 { wordPiece(word, chars: chars, into: &out); word.removeAll(keepingCapacity: true); chars = 0 }
+            } else if f & UnicodeClasses.punctuation != 0 {
+                if chars > 0 { wordPiece(word, chars: chars, into: &out); word.removeAll(keepingCapacity: true) }
+                appendUTF8(v, to: &word)
+                wordPiece(word, chars: 1, into: &out)
+                word.removeAll(keepingCapacity: true); chars = 0
+            } else {
+                appendUTF8(v, to: &word); chars += 1
+            }
+        }
+        if chars > 0 { wordPiece(word, chars: chars, into: &out) }
+    }
+
+    /// Greedy longest-match-first over the word's bytes. Vocab entries are whole UTF-8 strings,
+    /// so a byte-level match always ends on a character boundary; candidate ends skip continuation bytes.
+    @inline(__always)
+    private func wordPiece(_ word: [UInt8], chars: Int, into out: inout [Int]) {
+        if chars > options.maxInputCharsPerWord { out.append(unkId); return }
+        let mark = out.count
+        word.withUnsafeBufferPointer { wb in
+            let p = wb.baseAddress!
+            let n = wb.count
+            var start = 0
+            while start < n {
+                var end = n
+                var found: Int32 = -1
+                while end > start {
+                    found = start == 0 ? table.get(p, end) : continuation.get(p + start, end - start)
+                    if found >= 0 { break }
+                    end -= 1
+                    while end > start && p[end] & 0xC0 == 0x80 { end -= 1 }
+                }
+                if found < 0 {
+                    out.removeSubrange(mark...)
+                    out.append(unkId)
+                    return
+                }
+                out.append(Int(found))
+                start = end
+            }
+        }
+    }
+
+    /// Joins pieces as the `tokenizers` WordPiece decoder does (with `cleanup`): `##` pieces attach,
+    /// others get a space, and the cleanup rules are applied to each token, as that decoder does.
+    public func decode(_ ids: [Int]) -> String {
+        // Byte-level prefix tests and replacements: Swift's `hasPrefix` compares Characters, and
+        // "##" followed by a combining sign (e.g. "##ि") is not a Character-prefix match.
+        var out = [UInt8]()
+        let prefix = Array(options.continuingSubwordPrefix.utf8)
+        for (i, id) in ids.enumerated() {
+            guard let tok = token(for: id) else { continue }
+            var t = Array(tok.utf8)
+            if i != 0 {
+                if !prefix.isEmpty && t.starts(with: prefix) { t.removeFirst(prefix.count) } else { t.insert(32, at: 0) }
+            }
+            out.append(contentsOf: WordPieceTokenizer.cleanup(t))
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static let cleanupRules: [([UInt8], [UInt8])] = [
+        (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
+        (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+    ].map { (Array($0.0.utf8), Array($0.1.utf8)) }
+
+    /// `tokenizers`' `cleanup`: a chain of literal replacements, applied in this order.
+    static func cleanup(_ s: [UInt8]) -> [UInt8] {
+        guard s.contains(32) else { return s }
+        var r = s
+        for (a, b) in cleanupRules {
+            var out = [UInt8]()
+            var i = 0
+            var changed = false
+            while i < r.count {
+                if r[i] == a[0] && i + a.count <= r.count && r[i..<(i + a.count)].elementsEqual(a) {
+                    out.append(contentsOf: b); i += a.count; changed = true
+                } else { out.append(r[i]); i += 1 }
+            }
+            if changed { r = out }
+        }
+        return r
+    }
+}

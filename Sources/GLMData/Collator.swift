@@ -164,6 +164,16 @@ public struct BlockCollator: Sendable {
         return (pad(rows, mode: mode, dropped: dropped), sources)
     }
 
+    /// The §1.4 layout of one sample with given spans, as a one-row batch: Part A with `mask` in place
+    /// of each span, then the spans in `partBOrder` (indices into `spans` sorted by start; nil = the
+    /// collator's shuffle setting with `rng`). Used by the collator itself and by blank-infilling tasks
+    /// that choose their own spans.
+    public func layout(_ sample: PackedSample, spans: [(Int, Int)], mask: Int32, partBOrder: [Int]? = nil,
+                       mode: BatchMode = .token, rng: inout GLMRandom) -> Batch {
+        let row = blockRow(sample.tokens, spans: spans, maskID: mask, blockMask: false, order: partBOrder, rng: &rng)
+        return pad([row], mode: mode, dropped: 0)
+    }
+
     // MARK: Token level
 
     private func tokenRow(_ s: PackedSample, singleSpan: Bool, partialOK: Bool, rng: inout GLMRandom) -> Row? {
@@ -240,10 +250,11 @@ public struct BlockCollator: Sendable {
 
     /// `make_block_data`: Part A with one mask per span, Part B the spans (shuffled unless switched off),
     /// each `[sop] + span` → `span + [eop]`, positions and block positions as spec §1.4.
-    func blockRow(_ tokens: [Int32], spans input: [(Int, Int)], maskID: Int32, blockMask: Bool, rng: inout GLMRandom) -> Row {
+    func blockRow(_ tokens: [Int32], spans input: [(Int, Int)], maskID: Int32, blockMask: Bool,
+                  order fixedOrder: [Int]? = nil, rng: inout GLMRandom) -> Row {
         let sorted = input.sorted { $0.0 < $1.0 }
         var order = Array(0..<sorted.count)
-        if config.shuffleBlocks { rng.shuffle(&order) }
+        if let fixedOrder { order = fixedOrder } else if config.shuffleBlocks { rng.shuffle(&order) }
         let spanTotal = sorted.reduce(0) { $0 + $1.1 - $1.0 }
         let n = tokens.count
         let partA = n - spanTotal + sorted.count

@@ -174,3 +174,55 @@ public struct ShardManifest: Codable, Sendable, Equatable {
 
     public var bytesPerToken: Int { dtype == "uint16" ? 2 : 4 }
 }
+
+extension ShardManifest {
+    /// Reads `manifest.json` of a shard folder (no shard files are opened).
+    public static func read(folder: URL) throws -> ShardManifest {
+        let url = folder.appendingPathComponent("manifest.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw GLMDataError.missingManifest(folder: folder.path) }
+        do { return try JSONDecoder().decode(ShardManifest.self, from: Data(contentsOf: url)) } catch {
+            throw GLMDataError.badManifest(path: url.path, reason: "\(error)")
+        }
+    }
+
+    /// The tokenizer folder to use with a shard folder: `override` when given, else the folder recorded
+    /// at prepare time. Throws ``GLMDataError/tokenizerMissing(folder:recordedPath:identity:)`` naming
+    /// the recorded folder and identity when neither exists.
+    public func tokenizerFolder(shardFolder: URL, override: URL?) throws -> URL {
+        if let override {
+            guard FileManager.default.fileExists(atPath: override.path) else {
+                throw GLMDataError.tokenizerMissing(folder: shardFolder.path, recordedPath: override.path, identity: tokenizer.identity)
+            }
+            return override
+        }
+        guard let recorded = tokenizer.folder, FileManager.default.fileExists(atPath: recorded) else {
+            throw GLMDataError.tokenizerMissing(folder: shardFolder.path, recordedPath: tokenizer.folder ?? "(not recorded)",
+                                                identity: tokenizer.identity)
+        }
+        return URL(fileURLWithPath: recorded)
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn in place (for `glm prepare`).
+public final class TerminalProgressBar {
+    private let width: Int
+    private let label: String
+    private var lastDrawn = -1
+
+    public init(label: String, width: Int = 30) { self.label = label; self.width = width }
+
+    /// Redraws the bar for `done` of `total` with a free-form suffix; skips redundant redraws.
+    public func update(done: Int, total: Int, suffix: String = "") {
+        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
+        let filled = Int(fraction * Double(width))
+        let permille = Int(fraction * 1000)
+        guard permille != lastDrawn else { return }
+        lastDrawn = permille
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = String(format: "\r%@ [%@] %5.1f%% %@", label, bar, fraction * 100, suffix)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    /// Ends the bar's line.
+    public func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
+}

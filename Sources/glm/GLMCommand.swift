@@ -8,6 +8,7 @@ struct GLMCommand: AsyncParsableCommand {
         abstract: "GLM (General Language Model) in Swift: pretrain, generate, convert, benchmark.",
         subcommands: [
             BenchCommand.self,
+            PrepareCommand.self, BatchesCommand.self,
         ]
     )
 }

@@ -61,4 +61,24 @@ public enum CollatorBenchmark {
         return Result(config: config, seqLength: seqLength, batchSize: batchSize, batches: batches,
                       seconds: elapsed, tokensPerSecond: Double(tokens) / elapsed)
     }
+
+    /// End-to-end data throughput on the calling thread: packing from a shard folder (§4.1) plus
+    /// collation, i.e. what one ``BatchLoader`` thread can deliver.
+    public static func runPipeline(dataset: ShardDataset, config: CollatorConfig = .glm10B, seqLength: Int = 512,
+                                   batchSize: Int = 16, minBatches: Int = 10, minSeconds: Double = 1.0,
+                                   seed: UInt64 = 1) throws -> Result {
+        let collator = try BlockCollator(config: config, dataset: dataset, seqLength: seqLength)
+        var batches = 0, tokens = 0
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var elapsed = 0.0
+        while batches < minBatches || elapsed < minSeconds {
+            let b = BatchLoader.makeBatch(batches, dataset: dataset, collator: collator, batchSize: batchSize, seed: seed)
+            // Tokens the model will process: every row's Part A + Part B, padding excluded.
+            for r in 0..<b.batchSize { tokens += b.length(row: r) }
+            batches += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
+        return Result(config: config, seqLength: seqLength, batchSize: batchSize, batches: batches,
+                      seconds: elapsed, tokensPerSecond: Double(tokens) / elapsed)
+    }
 }

@@ -17,6 +17,7 @@ public enum GLMDataError: Error, Equatable, CustomStringConvertible, Sendable {
     case badIndex(path: String, reason: String)
     case tokenizerMismatch(folder: String, expected: String, found: String)
     case tokenizerMissing(folder: String, recordedPath: String, identity: String)
+    case tokenizerFolderNotFound(path: String, shardFolder: String)
     case tokenIdOutOfRange(id: Int, vocabSize: Int, document: String)
     case emptyDataset(folder: String)
     case invalidConfig(field: String, reason: String)
@@ -41,6 +42,8 @@ public enum GLMDataError: Error, Equatable, CustomStringConvertible, Sendable {
             return "tokenizer mismatch for shard folder \(f): the shards were made with tokenizer '\(found)' but the given tokenizer is '\(e)'"
         case .tokenizerMissing(let f, let p, let id):
             return "shard folder \(f) was prepared with the tokenizer at \(p) (identity '\(id)'), which is missing; pass --tokenizer <folder>"
+        case .tokenizerFolderNotFound(let p, let f):
+            return "tokenizer folder \(p), given for shard folder \(f), does not exist"
         case .tokenIdOutOfRange(let id, let v, let d):
             return "the tokenizer produced id \(id), outside its vocabulary of \(v) tokens, for \(d)"
         case .emptyDataset(let f): return "shard folder \(f) holds no tokens (every input was empty or skipped)"
@@ -191,7 +194,7 @@ extension ShardManifest {
     public func tokenizerFolder(shardFolder: URL, override: URL?) throws -> URL {
         if let override {
             guard FileManager.default.fileExists(atPath: override.path) else {
-                throw GLMDataError.tokenizerMissing(folder: shardFolder.path, recordedPath: override.path, identity: tokenizer.identity)
+                throw GLMDataError.tokenizerFolderNotFound(path: override.path, shardFolder: shardFolder.path)
             }
             return override
         }

@@ -81,3 +81,28 @@ final class LoaderTests: XCTestCase {
         XCTAssertTrue(text.contains("span 1 at [MASK]@"))
     }
 }
+
+final class ManifestTests: XCTestCase {
+    func testTokenizerFolderResolution() throws {
+        let f = Fixture()
+        let (folder, m) = try makeShards(["w1 w2 ."], fixture: f)
+        // Recorded folder does not exist (tests record a fake path): the error names it and the identity.
+        XCTAssertThrowsError(try m.tokenizerFolder(shardFolder: folder, override: nil)) {
+            XCTAssertEqual($0 as? GLMDataError, .tokenizerMissing(folder: folder.path, recordedPath: "/nonexistent/test-tokenizer",
+                                                                  identity: f.tokenizer.identity))
+        }
+        let missing = folder.appendingPathComponent("no-such-tokenizer")
+        XCTAssertThrowsError(try m.tokenizerFolder(shardFolder: folder, override: missing)) {
+            XCTAssertEqual($0 as? GLMDataError, .tokenizerFolderNotFound(path: missing.path, shardFolder: folder.path))
+        }
+        XCTAssertEqual(try m.tokenizerFolder(shardFolder: folder, override: folder), folder)
+        XCTAssertEqual(try ShardManifest.read(folder: folder), m)
+    }
+
+    func testPipelineBenchmarkRuns() throws {
+        let (folder, _) = try makeShards(standardCorpus(short: 10, long: 2))
+        let r = try CollatorBenchmark.runPipeline(dataset: ShardDataset(folder: folder), seqLength: 128, batchSize: 4,
+                                                  minBatches: 5, minSeconds: 0.05)
+        XCTAssertGreaterThan(r.tokensPerSecond, 100_000)
+    }
+}

@@ -45,6 +45,9 @@ public final class BatchLoader: @unchecked Sendable {
     /// Batches consumed so far (save this in a checkpoint).
     public var cursor: Int { state.cursor }
 
+    /// Batches computed and waiting; 0 right before a ``next()`` means training would wait on data.
+    public var prefetched: Int { state.readyCount }
+
     /// Batch `k` of the stream, computed directly (no prefetch): the function the loader evaluates.
     public func batch(_ k: Int) -> Batch {
         BatchLoader.makeBatch(k, dataset: dataset, collator: collator, batchSize: batchSize, seed: seed)
@@ -81,6 +84,7 @@ final class PrefetchState: @unchecked Sendable {
     init(cursor: Int, prefetch: Int) { consumed = cursor; produced = cursor; self.prefetch = prefetch }
 
     var cursor: Int { condition.lock(); defer { condition.unlock() }; return consumed }
+    var readyCount: Int { condition.lock(); defer { condition.unlock() }; return ready.count }
 
     func take() -> Int {
         condition.lock(); defer { condition.unlock() }

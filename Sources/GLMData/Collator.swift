@@ -30,7 +30,7 @@ public struct Batch: Sendable, Equatable {
     /// Rows in this batch. Can differ from the number of samples given to the collator: short-sequence
     /// splitting multiplies them and token-level samples whose spans do not fit are dropped (as upstream).
     public var batchSize: Int
-    /// Columns S: the longest row (can exceed the packing length, e.g. N + #spans in token mode).
+    /// Columns S: the longest row (can exceed the packing length: N + 2·#spans in token mode).
     public var seqLength: Int
     public var mode: BatchMode
     /// Samples dropped because their spans could not be placed (token mode only).
@@ -66,6 +66,24 @@ public struct Batch: Sendable, Equatable {
     }
     /// Tokens carrying loss.
     public var lossTokens: Int { lossMask.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
+
+    /// The same batch right-padded (id 0, position 0/0, loss 0) to `columns` ≥ ``seqLength`` columns,
+    /// for a trainer that keeps fixed-size buffers (see ``BlockCollator/maxColumns``).
+    public func padded(to columns: Int) -> Batch {
+        precondition(columns >= seqLength, "cannot pad \(seqLength) columns down to \(columns)")
+        guard columns > seqLength else { return self }
+        let S = seqLength, C = columns
+        var ids = [Int32](repeating: 0, count: batchSize * C), tg = ids, ps = [Int32](repeating: 0, count: batchSize * 2 * C)
+        var ls = [Float](repeating: 0, count: batchSize * C)
+        for r in 0..<batchSize {
+            for i in 0..<S {
+                ids[r * C + i] = inputIds[r * S + i]; tg[r * C + i] = targets[r * S + i]; ls[r * C + i] = lossMask[r * S + i]
+                ps[2 * r * C + i] = positionIds[2 * r * S + i]; ps[(2 * r + 1) * C + i] = positionIds[(2 * r + 1) * S + i]
+            }
+        }
+        return Batch(inputIds: ids, positionIds: ps, targets: tg, lossMask: ls, seps: seps, batchSize: batchSize,
+                     seqLength: C, mode: mode, droppedSamples: droppedSamples)
+    }
 }
 
 /// One collated row before padding.
@@ -114,6 +132,14 @@ public struct BlockCollator: Sendable {
         gapSentenceMask = Int32((config.taskMask ? commands.sMask : nil) ?? commands.mask)
         cls = Int32(commands.cls); eos = Int32(commands.eos); mask = Int32(commands.mask)
         sop = Int32(commands.sop); eop = Int32(commands.eop); dBlock = Int32(commands.dBlock ?? commands.mask)
+    }
+
+    /// An upper bound on ``Batch/seqLength`` for this collator, for sizing fixed buffers: a row is its
+    /// packed sample (N ≤ `seqLength` tokens) plus a mask and a sop per span (N + 2k), and every
+    /// objective stops adding spans once ⌊ratio·N⌋ tokens are covered, so k ≤ max(1, ⌊ratio·N⌋).
+    /// Position ids are always < `seqLength`.
+    public var maxColumns: Int {
+        seqLength + 2 * max(1, Int(max(config.bertRatio, config.gapSentenceRatio) * Double(seqLength)))
     }
 
     /// A collator for a shard folder: commands and sentence ends from its manifest.

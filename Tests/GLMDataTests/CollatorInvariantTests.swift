@@ -136,6 +136,16 @@ final class CollatorInvariantTests: XCTestCase {
             let samples = (0..<batchSize).map { ds.sample(index: k * batchSize + $0, seed: seed, seqLength: seqLength) }
             var rng = GLMRandom(seed: seed, stream: .collator, index: k)
             let (b, src) = c.collateWithSources(samples, rng: &rng)
+            XCTAssertLessThanOrEqual(b.seqLength, c.maxColumns)
+            for r in 0..<b.batchSize {
+                XCTAssertTrue(b.positions(row: r).allSatisfy { $0 >= 0 && $0 < Int32(seqLength) }, "positions stay below the packing length")
+                XCTAssertTrue(b.blockPositions(row: r).allSatisfy { $0 >= 0 && $0 <= Int32(seqLength) })
+            }
+            let wide = b.padded(to: c.maxColumns)
+            XCTAssertEqual(wide.seqLength, c.maxColumns)
+            XCTAssertEqual(Array(wide.inputs(row: 0).prefix(b.seqLength)), Array(b.inputs(row: 0)))
+            XCTAssertEqual(Array(wide.blockPositions(row: 0).prefix(b.seqLength)), Array(b.blockPositions(row: 0)))
+            XCTAssertEqual(wide.length(row: 0), b.length(row: 0))
             out.append((b, checkBatch(b, sources: src, commands: c.commands, config: config, sentenceEnds: ds.sentenceEnds)))
         }
         return out

@@ -14,6 +14,11 @@ final class LoaderTests: XCTestCase {
         var first = [Batch]()
         for _ in 0..<12 { first.append(loader.next()) }
         XCTAssertEqual(loader.cursor, 12)
+        // The thread runs ahead: the prefetch queue fills without anyone asking.
+        let deadline = Date().addingTimeInterval(10)
+        while loader.prefetched < 3 && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        XCTAssertEqual(loader.prefetched, 3)
+        XCTAssertEqual(loader.cursor, 12, "prefetching does not consume")
         for (k, b) in first.enumerated() { XCTAssertEqual(b, loader.batch(k), "batch \(k) is a pure function of (seed, k)") }
         loader.stop()
 

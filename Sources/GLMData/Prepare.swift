@@ -19,11 +19,14 @@ public struct PrepareOptions: Sendable {
     public var maxTokensPerShard: Int
     /// Text (in UTF-8 bytes) tokenised per parallel round; bounds memory on large corpora.
     public var roundBytes: Int
+    /// `.jsonl` files are read in chunks of this many bytes (cut at line ends), never whole.
+    public var readChunkBytes: Int
 
     public init(split: DocumentSplit = .file, workers: Int = ProcessInfo.processInfo.activeProcessorCount,
-                maxTokensPerShard: Int = 1 << 28, roundBytes: Int = 1 << 20) {
+                maxTokensPerShard: Int = 1 << 28, roundBytes: Int = 1 << 20, readChunkBytes: Int = 8 << 20) {
         self.split = split; self.workers = max(1, workers)
         self.maxTokensPerShard = max(1, maxTokensPerShard); self.roundBytes = max(1, roundBytes)
+        self.readChunkBytes = max(1, readChunkBytes)
     }
 }
 
@@ -120,7 +123,49 @@ public enum CorpusPreparer {
                                       documents: counts.documents, tokens: counts.tokens))
         }
 
+        func enqueue(_ docs: [String], file: URL, counter: inout Int) throws {
+            for d in docs {
+                pending.append((d, "\(file.path) document \(counter)"))
+                counter += 1
+                pendingBytes += d.utf8.count
+                if pendingBytes >= options.roundBytes { try flush() }
+            }
+        }
+
         for file in files {
+            var docNumber = 0
+            if file.pathExtension.lowercased() == "jsonl" {
+                // Streamed in chunks cut at line ends: jsonl corpora are often many gigabytes.
+                guard let h = try? FileHandle(forReadingFrom: file) else { counts.skippedUnreadableFiles += 1; continue }
+                defer { try? h.close() }
+                counts.files += 1
+                var carry = Data(), first = true, binary = false
+                func consume(_ lines: Data) throws {
+                    let (text, replacements) = decodeUTF8(lines)
+                    counts.invalidUTF8Replacements += replacements
+                    var bad = 0
+                    let docs = jsonlTexts(text, invalid: &bad)
+                    counts.invalidJSONLines += bad
+                    try enqueue(docs, file: file, counter: &docNumber)
+                }
+                while true {
+                    guard let chunk = try? h.read(upToCount: options.readChunkBytes), !chunk.isEmpty else { break }
+                    if first {
+                        first = false
+                        if looksBinary(chunk) { binary = true; counts.skippedBinaryFiles += 1; break }
+                    }
+                    counts.bytes += chunk.count
+                    bytesDone += chunk.count
+                    carry.append(chunk)
+                    if let nl = carry.lastIndex(of: 0x0A) {
+                        try consume(Data(carry[carry.startIndex...nl]))
+                        carry = Data(carry[carry.index(after: nl)...])
+                    }
+                }
+                if !binary && !carry.isEmpty { try consume(carry) }
+                if first { counts.skippedEmptyFiles += 1 }
+                continue
+            }
             let data: Data
             do { data = try Data(contentsOf: file) } catch {
                 counts.skippedUnreadableFiles += 1
@@ -133,20 +178,9 @@ public enum CorpusPreparer {
             if looksBinary(data) { counts.skippedBinaryFiles += 1; continue }
             let (text, replacements) = decodeUTF8(data)
             counts.invalidUTF8Replacements += replacements
-            let docs: [String]
-            if file.pathExtension.lowercased() == "jsonl" {
-                var bad = 0
-                docs = jsonlTexts(text, invalid: &bad)
-                counts.invalidJSONLines += bad
-            } else {
-                docs = splitDocuments(text, mode: options.split)
-            }
+            let docs = splitDocuments(text, mode: options.split)
             if docs.isEmpty { counts.skippedEmptyDocuments += 1 }
-            for (n, d) in docs.enumerated() {
-                pending.append((d, "\(file.path) document \(n)"))
-                pendingBytes += d.utf8.count
-                if pendingBytes >= options.roundBytes { try flush() }
-            }
+            try enqueue(docs, file: file, counter: &docNumber)
         }
         try flush()
         let shards = try writer.finish()

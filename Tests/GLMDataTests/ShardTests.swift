@@ -82,6 +82,24 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(m2.counts.documents, 1)
     }
 
+    func testJSONLinesAreStreamedInChunks() throws {
+        let root = temporaryFolder()
+        var lines = [String]()
+        for i in 0..<40 { lines.append(#"{"text": "w\#(i) é w\#(i + 1) . ü w3 ?"}"#) }
+        lines.insert("garbage", at: 7)
+        let file = root.appendingPathComponent("c.jsonl")
+        try (lines.joined(separator: "\n") + "\n{\"text\": \"w9 ! no newline at end\"}").write(to: file, atomically: true, encoding: .utf8)
+        let whole = try CorpusPreparer.prepare(inputs: [file], tokenizer: fixture.tokenizer, output: root.appendingPathComponent("a"))
+        let chunked = try CorpusPreparer.prepare(inputs: [file], tokenizer: fixture.tokenizer, output: root.appendingPathComponent("b"),
+                                                 options: PrepareOptions(roundBytes: 64, readChunkBytes: 7))
+        XCTAssertEqual(whole, chunked)
+        XCTAssertEqual(whole.counts.documents, 41)
+        XCTAssertEqual(whole.counts.invalidJSONLines, 1)
+        XCTAssertEqual(whole.counts.invalidUTF8Replacements, 0, "multi-byte characters survive chunking")
+        XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("a/shard-00000.bin")),
+                       try Data(contentsOf: root.appendingPathComponent("b/shard-00000.bin")))
+    }
+
     func testErrorsNameTheFolderAndTokenizer() throws {
         let (folder, _) = try makeShards(["w1 w2 ."])
         XCTAssertThrowsError(try ShardDataset(folder: folder, tokenizerIdentity: "bert-base-uncased@abc")) { e in

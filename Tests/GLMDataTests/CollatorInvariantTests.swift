@@ -169,9 +169,19 @@ final class CollatorInvariantTests: XCTestCase {
     }
 
     func testTokenModeInvariants() throws {
-        let rows = try collate(.tokenOnly, batches: 60).flatMap { $0.1 }
+        let out = try collate(.tokenOnly, batches: 60)
+        let rows = out.flatMap { $0.1 }
         XCTAssertGreaterThan(rows.count, 400)
         XCTAssertTrue(rows.allSatisfy { !$0.spans.isEmpty })
+        // Shuffled by default: Part B is out of text order in most rows with several spans.
+        var shuffled = 0, multi = 0
+        for (b, _) in out {
+            for r in 0..<b.batchSize {
+                let masks = BatchFormat.spans(b, row: r, eop: Int32(Self.fixture.commands.eop)).map(\.maskPosition)
+                if masks.count > 2 { multi += 1; if masks != masks.sorted() { shuffled += 1 } }
+            }
+        }
+        XCTAssertGreaterThan(Double(shuffled), 0.6 * Double(multi))
     }
 
     func testTokenModeWithSingleSpanAndNoShuffle() throws {

@@ -81,6 +81,23 @@ final class CollatorStatisticsTests: XCTestCase {
         XCTAssertEqual(Double(infill) / 1500, 0.5, accuracy: 0.05, "suffix vs infill form at gptInfillProb")
     }
 
+    func testDocumentModeMinimumRatioIsConfigurable() throws {
+        var cfg = CollatorConfig.documentOnly
+        cfg.gptMinRatio = 0.25
+        let col = try collator(cfg)
+        var ratios = [Double]()
+        for k in 0..<400 {
+            var rng = GLMRandom(seed: 6, stream: .collator, index: k)
+            let (b, s) = col.collateWithSources(samples(count: 2, n: 200, seed: UInt64(k)), rng: &rng)
+            for row in checkBatch(b, sources: s, commands: fixture.commands, config: cfg, sentenceEnds: fixture.sentenceEnds) {
+                ratios.append(Double(row.spans[0].1 - row.spans[0].0) / 200)
+            }
+        }
+        XCTAssertGreaterThanOrEqual(ratios.min()!, 0.25)
+        XCTAssertLessThan(ratios.min()!, 0.3)
+        XCTAssertEqual(ratios.reduce(0, +) / Double(ratios.count), 0.625, accuracy: 0.03)
+    }
+
     func testSentenceModeMasksWholeSentencesOnly() throws {
         let col = try collator(.sentenceOnly)
         var total = 0

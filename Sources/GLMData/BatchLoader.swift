@@ -65,10 +65,11 @@ public final class BatchLoader: @unchecked Sendable {
     /// The next batch; waits only if the prefetch thread has fallen behind.
     public func next() -> Batch {
         if prefetch == 0 { return batch(state.take()) }
-        return state.takeReady()
+        let (k, ready) = state.takeReady()
+        return ready ?? batch(k)
     }
 
-    /// Stops the prefetch thread (also done on deinit). Further ``next()`` calls must not be made.
+    /// Stops the prefetch thread (also done on deinit); later ``next()`` calls compute batches inline.
     public func stop() { state.stop() }
 }
 
@@ -93,15 +94,17 @@ final class PrefetchState: @unchecked Sendable {
         return consumed - 1
     }
 
-    func takeReady() -> Batch {
+    /// The next index and its batch, waiting for the thread; nil batch once stopped (caller computes it).
+    func takeReady() -> (Int, Batch?) {
         condition.lock()
         let k = consumed
         consumed += 1
         condition.broadcast()
-        while ready[k] == nil { condition.wait() }
-        let b = ready.removeValue(forKey: k)!
+        while ready[k] == nil && !(stopped && produced <= k) { condition.wait() }
+        let b = ready.removeValue(forKey: k)
+        if b == nil { produced = max(produced, consumed) }
         condition.unlock()
-        return b
+        return (k, b)
     }
 
     func stop() {

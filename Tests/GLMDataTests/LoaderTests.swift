@@ -21,6 +21,7 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(loader.cursor, 12, "prefetching does not consume")
         for (k, b) in first.enumerated() { XCTAssertEqual(b, loader.batch(k), "batch \(k) is a pure function of (seed, k)") }
         loader.stop()
+        for k in 12..<16 { XCTAssertEqual(loader.next(), loader.batch(k), "after stop, batches are computed inline") }
 
         // Resume from a checkpointed cursor: the same batches follow.
         let resumed = try BatchLoader(dataset: ds, collator: col, batchSize: 4, seed: 1234, cursor: 7, prefetch: 2)

@@ -14,6 +14,7 @@ struct GLMCommand: AsyncParsableCommand {
             LogitsCommand.self,
             ConvertCommand.self,
             BenchCommand.self,
+            PrepareCommand.self, BatchesCommand.self,
         ]
     )
 }

@@ -229,3 +229,11 @@ public final class TerminalProgressBar {
     /// Ends the bar's line.
     public func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
 }
+
+extension DataTokenizer {
+    /// The data pipeline's view of a loaded GLM tokenizer; `folder` is recorded in shard manifests.
+    public init(_ t: GLMTokenizer, folder: URL?) {
+        self.init(identity: t.identity, numTokens: t.numTokens, commands: t.commands, folder: folder?.standardizedFileURL.path,
+                  encode: { t.encode($0, addSpecial: false) }, decode: { t.decode($0) }, tokenString: { t.tokenString($0) })
+    }
+}

@@ -14,7 +14,6 @@ struct GLMCommand: AsyncParsableCommand {
             LogitsCommand.self,
             ConvertCommand.self,
             BenchCommand.self,
-            PrepareCommand.self, BatchesCommand.self,
         ]
     )
 }

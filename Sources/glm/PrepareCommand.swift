@@ -68,11 +68,3 @@ struct PrepareCommand: ParsableCommand {
         if c.documents == 0 { throw GLMDataError.emptyDataset(folder: output) }
     }
 }
-
-extension DataTokenizer {
-    /// The data pipeline's view of a loaded GLM tokenizer; `folder` is recorded in shard manifests.
-    init(_ t: GLMTokenizer, folder: URL) {
-        self.init(identity: t.identity, numTokens: t.numTokens, commands: t.commands, folder: folder.standardizedFileURL.path,
-                  encode: { t.encode($0, addSpecial: false) }, decode: { t.decode($0) }, tokenString: { t.tokenString($0) })
-    }
-}

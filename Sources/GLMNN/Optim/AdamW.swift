@@ -6,10 +6,10 @@ import GLMTensor
 /// Moments live in two buffers parallel to the store, so saving and restoring the optimizer is a
 /// copy of two arrays and a step count.
 public final class AdamW: @unchecked Sendable {
-    public var beta1: Float
-    public var beta2: Float
-    public var eps: Float
-    public var weightDecay: Float
+    public var beta1: Double
+    public var beta2: Double
+    public var eps: Double
+    public var weightDecay: Double
     /// Steps taken (bias correction uses step+1 for the next update).
     public private(set) var step: Int = 0
     /// First and second moments, `[store.totalCount]` each.
@@ -19,8 +19,8 @@ public final class AdamW: @unchecked Sendable {
     public let decays: [Bool]
     private let store: ParameterStore
 
-    public init(store: ParameterStore, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
-                weightDecay: Float = 0.01, decay: (Parameter) -> Bool = AdamW.glmDecayRule) {
+    public init(store: ParameterStore, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
+                weightDecay: Double = 0.01, decay: (Parameter) -> Bool = AdamW.glmDecayRule) {
         self.store = store
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         m = Tensor.zeros([store.totalCount])
@@ -35,7 +35,7 @@ public final class AdamW: @unchecked Sendable {
     }
 
     /// One update with learning rate `lr` from the gradients in the store.
-    public func update(lr: Float) {
+    public func update(lr: Double) {
         step += 1
         for (i, p) in store.parameters.enumerated() {
             CPUKernels.adamW(params: store.values.floats + p.offset, grads: store.grads.floats + p.offset,

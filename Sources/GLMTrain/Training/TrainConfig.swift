@@ -31,10 +31,10 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var decayStyle: AnnealingLR.Style = .cosine
     /// The LR floor as a fraction of the peak.
     public var minLRRatio: Double = 0.05
-    public var beta1: Float = 0.9
-    public var beta2: Float = 0.98
-    public var eps: Float = 1e-6
-    public var weightDecay: Float = 0.1
+    public var beta1: Double = 0.9
+    public var beta2: Double = 0.98
+    public var eps: Double = 1e-6
+    public var weightDecay: Double = 0.1
     public var clipGrad: Float = 1.0
     /// Override the model's three dropout rates (nil: keep the model's).
     public var dropout: Float?
@@ -164,8 +164,8 @@ extension TrainConfig {
         guard let patch = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw TrainError.config("\(url.path): not a JSON object")
         }
-        let known = Set(try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig())) as! [String: Any]).keys
-            .union(["model"])
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig())) as! [String: Any]
+        let known = Set(defaults.keys).union(["model"])
         if let bad = patch.keys.first(where: { !known.contains($0) }) {
             throw TrainError.config("\(url.path): unknown key \"\(bad)\"")
         }

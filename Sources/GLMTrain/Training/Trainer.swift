@@ -68,10 +68,12 @@ public final class Trainer {
         try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
         guard fm.isWritableFile(atPath: runDir.path) else { throw TrainError.io("--output \(runDir.path) is not writable") }
 
-        let trainSet = try Self.openData(config.data, name: "train", tokenizer: &tok, runDir: runDir, log: log)
+        let trainSet = try Self.openData(config.data, name: "train", tokenizer: &tok,
+                                          tokenizerFolder: config.tokenizer.map { URL(fileURLWithPath: $0) }, runDir: runDir, log: log)
         train = trainSet
         if !config.validationData.isEmpty {
-            valid = try Self.openData(config.validationData, name: "valid", tokenizer: &tok, runDir: runDir, log: log)
+            valid = try Self.openData(config.validationData, name: "valid", tokenizer: &tok,
+                                     tokenizerFolder: config.tokenizer.map { URL(fileURLWithPath: $0) }, runDir: runDir, log: log)
             validText = Self.readTexts(config.validationData)
         } else {
             valid = nil
@@ -107,8 +109,8 @@ public final class Trainer {
     }
 
     /// Shard folder as is; text files/folders tokenised once into `runDir/data/<name>`.
-    static func openData(_ paths: [String], name: String, tokenizer: inout GLMTokenizer?, runDir: URL,
-                         log: (String) -> Void) throws -> ShardDataset {
+    static func openData(_ paths: [String], name: String, tokenizer: inout GLMTokenizer?, tokenizerFolder: URL?,
+                         runDir: URL, log: (String) -> Void) throws -> ShardDataset {
         let fm = FileManager.default
         if paths.count == 1, fm.fileExists(atPath: URL(fileURLWithPath: paths[0]).appendingPathComponent("manifest.json").path) {
             let folder = URL(fileURLWithPath: paths[0])
@@ -131,7 +133,7 @@ public final class Trainer {
         }
         log("tokenising \(name) data into \(out.path)")
         let m = try CorpusPreparer.prepare(inputs: paths.map { URL(fileURLWithPath: $0) },
-                                           tokenizer: DataTokenizer(tok, folder: nil), output: out,
+                                           tokenizer: DataTokenizer(tok, folder: tokenizerFolder), output: out,
                                            options: PrepareOptions(split: .blankLine)) { _ in }
         log("  \(m.counts.documents) documents, \(m.counts.tokens) tokens")
         try stampData.write(to: stamp)
@@ -226,7 +228,7 @@ public final class Trainer {
                 : Float(CPUKernels.sumOfSquares(model.store.grads.floats, count: model.store.totalCount).squareRoot())
             let lr = schedule.lr(at: state.step + 1)
             if loss.isFinite && gradNorm.isFinite {
-                optimizer.update(lr: Float(lr))
+                optimizer.update(lr: lr)
                 if config.bf16 { model.store.refreshBF16() }
             } else {
                 log("step \(state.step + 1): non-finite loss or gradient, update skipped")

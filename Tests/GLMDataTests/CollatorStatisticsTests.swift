@@ -154,10 +154,10 @@ final class CollatorStatisticsTests: XCTestCase {
         XCTAssertEqual(p.pmf.count, 39)
     }
 
-    func testCollatorThroughputIsFarAboveTraining() throws {
-        // Training consumes ~500–1000 tokens/s here; require at least 100× that on one core.
-        let r = try CollatorBenchmark.run(config: .glm10B, seqLength: 512, batchSize: 8, minBatches: 10, minSeconds: 0.3)
-        print(r)
-        XCTAssertGreaterThan(r.tokensPerSecond, 100_000)
+    func testCollatorBenchmarkMeasuresWhatItRan() throws {
+        // The rate itself is a benchmark figure (`glm bench --only data`), not a test assertion.
+        let r = try CollatorBenchmark.run(config: .glm10B, seqLength: 512, batchSize: 8, minBatches: 10, minSeconds: 0.05)
+        XCTAssertGreaterThanOrEqual(r.batches, 10)
+        XCTAssertEqual(r.tokensPerSecond, Double(r.batches * r.batchSize * r.seqLength) / r.seconds, accuracy: 1e-6 * r.tokensPerSecond)
     }
 }

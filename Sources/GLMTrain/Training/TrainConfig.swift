@@ -56,6 +56,13 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     public init() {}
 
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case modelPreset, model, data, validationData, tokenizer, objective, seqLength, batchSize, gradientAccumulation
+        case steps, learningRate, warmup, decaySteps, decayStyle, minLRRatio, beta1, beta2, eps, weightDecay, clipGrad
+        case dropout, seed, saveEvery, evalEvery, evalBatches, keepCheckpoints, bf16, initFrom, output, timeLimit
+        case demoSentences
+    }
+
     /// The model shape this config trains.
     public func resolvedModel() throws -> GLMConfig {
         var m: GLMConfig
@@ -164,8 +171,7 @@ extension TrainConfig {
         guard let patch = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw TrainError.config("\(url.path): not a JSON object")
         }
-        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(TrainConfig())) as! [String: Any]
-        let known = Set(defaults.keys).union(["model"])
+        let known = Set(CodingKeys.allCases.map(\.rawValue))
         if let bad = patch.keys.first(where: { !known.contains($0) }) {
             throw TrainError.config("\(url.path): unknown key \"\(bad)\"")
         }

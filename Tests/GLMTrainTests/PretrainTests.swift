@@ -1,0 +1,198 @@
+import Foundation
+import XCTest
+import GLM
+import GLMNN
+import GLMTrain
+
+/// `glm pretrain` end to end on a tiny model: exact resume after SIGKILL, clean stop on SIGTERM,
+/// and clear errors on bad input before any work starts.
+final class PretrainTests: XCTestCase {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var tmp: URL!
+
+    override func setUpWithError() throws {
+        tmp = FileManager.default.temporaryDirectory.appendingPathComponent("glm-pretrain-\(getpid())-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: tmp) }
+
+    /// The `glm` executable built next to this test bundle.
+    func glmBinary() throws -> URL {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<3 {
+            let c = dir.appendingPathComponent("glm")
+            if FileManager.default.isExecutableFile(atPath: c.path) { return c }
+            dir.deleteLastPathComponent()
+        }
+        let fallback = Self.repo.appendingPathComponent(".build/release/glm")
+        guard FileManager.default.isExecutableFile(atPath: fallback.path) else {
+            throw XCTSkip("glm executable not built (run swift build -c release first)")
+        }
+        return fallback
+    }
+
+    /// A small corpus (a slice of the held-out novel) and a tiny-run config file.
+    func makeConfig(steps: Int = 12, saveEvery: Int = 4) throws -> URL {
+        let text = try String(contentsOf: Self.repo.appendingPathComponent("Resources/corpus/valid/persuasion.txt"), encoding: .utf8)
+        let data = tmp.appendingPathComponent("corpus")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try String(text.prefix(60_000)).write(to: data.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        try String(text.dropFirst(60_000).prefix(8_000)).write(to: tmp.appendingPathComponent("valid.txt"), atomically: true, encoding: .utf8)
+        let cfg: [String: Any] = [
+            "model": ["num_layers": 2, "hidden_size": 32, "num_attention_heads": 4, "vocab_size": 30592,
+                      "max_sequence_length": 64],
+            "data": [data.path], "validationData": [tmp.appendingPathComponent("valid.txt").path],
+            "tokenizer": Self.repo.appendingPathComponent("Resources/tokenizers/bert-base-uncased").path,
+            "seqLength": 48, "batchSize": 4, "steps": steps, "saveEvery": saveEvery, "evalEvery": 6, "evalBatches": 2,
+            "learningRate": 1e-3, "warmup": 0.1, "demoSentences": 1, "keepCheckpoints": 2,
+        ]
+        let url = tmp.appendingPathComponent("run.json")
+        try JSONSerialization.data(withJSONObject: cfg).write(to: url)
+        return url
+    }
+
+    func launch(_ args: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = try glmBinary()
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = try FileHandle(forWritingTo: { () -> URL in
+            let u = tmp.appendingPathComponent("stderr-\(UUID().uuidString.prefix(6)).txt")
+            FileManager.default.createFile(atPath: u.path, contents: nil)
+            return u
+        }())
+        try p.run()
+        return p
+    }
+
+    /// Training losses per step as logged (the JSON text, so equality is bit for bit).
+    func losses(_ run: URL) throws -> [Int: String] {
+        let text = try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        var out: [Int: String] = [:]
+        for line in text.split(separator: "\n") where line.contains("\"loss\"") {
+            let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let step = obj["step"] as! Int
+            XCTAssertNil(out[step], "step \(step) logged twice")
+            let loss = line.components(separatedBy: "\"loss\": ")[1].split(separator: ",")[0]
+            out[step] = String(loss)
+        }
+        return out
+    }
+
+    func waitFor(_ timeout: Double, _ cond: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while Date() < end { if cond() { return true }; usleep(20_000) }
+        return cond()
+    }
+
+    func testKilledRunResumesWithBitIdenticalLosses() throws {
+        let cfg = try makeConfig()
+        let a = tmp.appendingPathComponent("a"), b = tmp.appendingPathComponent("b")
+        let full = try launch(["pretrain", "--config", cfg.path, "--output", a.path])
+        full.waitUntilExit()
+        XCTAssertEqual(full.terminationStatus, 0)
+        let reference = try losses(a)
+        XCTAssertEqual(reference.count, 12)
+
+        let victim = try launch(["pretrain", "--config", cfg.path, "--output", b.path])
+        // Kill it after the step-4 checkpoint, in the middle of later steps.
+        let ok = waitFor(120) {
+            guard victim.isRunning else { return true }
+            let l = (try? self.losses(b)) ?? [:]
+            return l.keys.contains(6) && FileManager.default.fileExists(atPath: b.appendingPathComponent("latest").path)
+        }
+        XCTAssertTrue(ok, "victim run never reached step 6")
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        XCTAssertEqual(victim.terminationReason, .uncaughtSignal)
+
+        let resumed = try launch(["pretrain", "--output", b.path, "--resume"])
+        resumed.waitUntilExit()
+        XCTAssertEqual(resumed.terminationStatus, 0)
+        XCTAssertEqual(try losses(b), reference)
+        // The final weights agree too.
+        let wa = try SafeTensors.read(a.appendingPathComponent("model/model.safetensors"))
+        let wb = try SafeTensors.read(b.appendingPathComponent("model/model.safetensors"))
+        for (k, t) in wa { XCTAssertEqual(t.floats(), wb[k]!.floats(), k) }
+        // Only the newest checkpoints are kept.
+        let kept = try FileManager.default.contentsOfDirectory(atPath: b.appendingPathComponent("checkpoints").path).sorted()
+        XCTAssertEqual(kept, ["step-12", "step-8"])
+    }
+
+    func testSIGTERMFinishesTheStepSavesAndExitsZero() throws {
+        let cfg = try makeConfig(steps: 400, saveEvery: 1000)
+        let run = tmp.appendingPathComponent("t")
+        let p = try launch(["pretrain", "--config", cfg.path, "--output", run.path])
+        XCTAssertTrue(waitFor(120) { !p.isRunning || ((try? self.losses(run)) ?? [:]).count >= 3 })
+        XCTAssertTrue(p.isRunning)
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 0)
+        let logged = try losses(run)
+        let latest = try String(contentsOf: run.appendingPathComponent("latest"), encoding: .utf8)
+        XCTAssertEqual(latest.trimmingCharacters(in: .whitespacesAndNewlines), "checkpoints/step-\(logged.keys.max()!)")
+        XCTAssertLessThan(logged.count, 400)
+    }
+
+    func testBadInputFailsBeforeAnyWork() throws {
+        let cfgURL = try makeConfig()
+        let base = try TrainConfig.load(cfgURL, over: TrainConfig())
+        func expectError(_ c: TrainConfig, resume: Bool = false, _ needle: String, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertThrowsError(try Trainer(config: c, resume: resume) { _ in }, file: file, line: line) {
+                XCTAssertTrue("\($0)".contains(needle), "\($0) lacks \(needle)", file: file, line: line)
+            }
+        }
+        var c = base
+        c.output = tmp.appendingPathComponent("x1").path
+        c.data = [tmp.appendingPathComponent("missing").path]
+        expectError(c, "does not exist")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: c.output), "a failed start created the run folder")
+
+        c = base
+        c.output = tmp.appendingPathComponent("x2").path
+        let empty = tmp.appendingPathComponent("empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        try Data().write(to: empty.appendingPathComponent("nothing.txt"))
+        c.data = [empty.path]
+        expectError(c, "no")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("x2/config.json").path))
+
+        c = base
+        let file = tmp.appendingPathComponent("a-file")
+        try Data("x".utf8).write(to: file)
+        c.output = file.appendingPathComponent("run").path
+        expectError(c, "run")
+
+        c = base
+        c.model!.numAttentionHeads = 5
+        expectError(c, "not divisible")
+
+        c = base
+        c.seqLength = 65
+        expectError(c, "above the model's max_sequence_length")
+
+        // A checkpoint of another shape cannot be resumed into this run.
+        c = base
+        c.steps = 4
+        c.output = tmp.appendingPathComponent("x3").path
+        _ = try Trainer(config: c, resume: false) { _ in }.run()
+        c.model!.hiddenSize = 64
+        expectError(c, resume: true, "different model shape")
+        // …and a fresh start does not overwrite it.
+        expectError(c, resume: false, "--resume")
+    }
+
+    func testAnnealingScheduleMatchesTheOfficialFormulas() {
+        let cos = AnnealingLR(peak: 1, warmupSteps: 10, decaySteps: 110, style: .cosine, minRatio: 0.1)
+        XCTAssertEqual(cos.lr(at: 5), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(cos.lr(at: 10), 1, accuracy: 1e-12)
+        XCTAssertEqual(cos.lr(at: 60), 0.1 + 0.9 * 0.5, accuracy: 1e-12)
+        XCTAssertEqual(cos.lr(at: 110), 0.1, accuracy: 1e-12)
+        XCTAssertEqual(cos.lr(at: 500), 0.1, accuracy: 1e-12)
+        let lin = AnnealingLR(peak: 1, warmupSteps: 0, decaySteps: 100, style: .linear, minRatio: 0.5)
+        XCTAssertEqual(lin.lr(at: 50), 0.75, accuracy: 1e-12)
+        XCTAssertEqual(lin.lr(at: 200), 0, accuracy: 1e-12)   // no clamp, as the official code
+    }
+}

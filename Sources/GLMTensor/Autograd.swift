@@ -65,7 +65,7 @@ public final class GradNode: @unchecked Sendable {
     public func passInputGrad(_ i: Int, _ g: Tensor) {
         guard let input = inputs[i] else { return }
         if let d = input.leafGrad ?? input.grad {
-            CPUKernels.addInPlace(d.floats, g.floats, count: g.count)
+            Backend.current.addInPlace(d.floats, g.floats, count: g.count)
         } else {
             input.grad = Tensor(storage: g.storage, shape: input.shape, offset: g.offset, dtype: .f32)
         }
@@ -119,7 +119,7 @@ public enum Autograd {
             let view = Tensor(storage: g.storage, shape: inputShape, offset: g.offset, dtype: g.dtype)
             node.withInputGrad(0) { dst, overwrite in
                 if overwrite { dst.floats.update(from: view.floats, count: view.count) }
-                else { CPUKernels.addInPlace(dst.floats, view.floats, count: view.count) }
+                else { Backend.current.addInPlace(dst.floats, view.floats, count: view.count) }
             }
         }
         return out
@@ -152,7 +152,7 @@ extension Tensor {
             }
             seed = Tensor.full(shape, 1)
         }
-        if let leaf = root.leafGrad { CPUKernels.addInPlace(leaf.floats, seed.floats, count: seed.count); return }
+        if let leaf = root.leafGrad { Backend.current.addInPlace(leaf.floats, seed.floats, count: seed.count); return }
         root.grad = seed
 
         // Reachable nodes, processed in descending creation order.

@@ -47,7 +47,7 @@ public final class ParameterStore: @unchecked Sendable {
     /// Recomputes ``bf16Values`` from the f32 master values (after each optimizer step).
     public func refreshBF16() {
         let b = bf16Values ?? Tensor(uninitialized: [totalCount], dtype: .bf16)
-        CPUKernels.f32ToBF16(values.floats, b.halfBits, count: totalCount)
+        Backend.current.f32ToBF16(values.floats, b.halfBits, count: totalCount)
         bf16Values = b
         for p in parameters {
             p.bf16 = Tensor(storage: b.storage, shape: p.shape, offset: p.offset, dtype: .bf16)

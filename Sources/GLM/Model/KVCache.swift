@@ -70,21 +70,21 @@ extension GLMModel {
                 }
                 for bi in 0..<b {
                     for j in 0..<heads {
-                        GEMM.sgemm(transA: false, transB: true, m: s, n: total, k: d, alpha: scale,
+                        Backend.current.sgemm(transA: false, transB: true, m: s, n: total, k: d, alpha: scale,
                                    a: q + bi * s * 3 * h + j * d, lda: 3 * h,
                                    b: kc.floats + bi * cache.capacity * h + j * d, ldb: h,
-                                   c: scores.floats + (bi * heads + j) * s * total, ldc: total)
+                                   beta: 0, c: scores.floats + (bi * heads + j) * s * total, ldc: total)
                     }
                 }
                 sep.withUnsafeBufferPointer {
-                    CPUKernels.softmaxSepForward(scores.floats, batch: b, heads: heads, sq: s, sk: total, sep: $0.baseAddress!)
+                    Backend.current.softmaxSepForward(scores.floats, batch: b, heads: heads, sq: s, sk: total, sep: $0.baseAddress!, scale: 1)
                 }
                 for bi in 0..<b {
                     for j in 0..<heads {
-                        GEMM.sgemm(transA: false, transB: false, m: s, n: d, k: total,
-                                   a: scores.floats + (bi * heads + j) * s * total, lda: total,
+                        Backend.current.sgemm(transA: false, transB: false, m: s, n: d, k: total,
+                                   alpha: 1, a: scores.floats + (bi * heads + j) * s * total, lda: total,
                                    b: vc.floats + bi * cache.capacity * h + j * d, ldb: h,
-                                   c: ctx.floats + bi * s * h + j * d, ldc: h)
+                                   beta: 0, c: ctx.floats + bi * s * h + j * d, ldc: h)
                     }
                 }
                 x = try Ops.add(x, layer.dense(ctx, bf16: bf16))

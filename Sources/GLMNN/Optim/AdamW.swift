@@ -38,10 +38,10 @@ public final class AdamW: @unchecked Sendable {
     public func update(lr: Double) {
         step += 1
         for (i, p) in store.parameters.enumerated() {
-            CPUKernels.adamW(params: store.values.floats + p.offset, grads: store.grads.floats + p.offset,
+            Backend.current.adamW(params: store.values.floats + p.offset, grads: store.grads.floats + p.offset,
                              m: m.floats + p.offset, v: v.floats + p.offset, count: p.count,
                              lr: lr, beta1: beta1, beta2: beta2, eps: eps,
-                             weightDecay: decays[i] ? weightDecay : 0, step: step)
+                             weightDecay: decays[i] ? weightDecay : 0, step: step, gradScale: 1)
         }
     }
 
@@ -53,5 +53,5 @@ public final class AdamW: @unchecked Sendable {
 /// `torch.nn.utils.clip_grad_norm_`; returns the norm before clipping.
 @discardableResult
 public func clipGradNorm(_ store: ParameterStore, maxNorm: Float) -> Float {
-    CPUKernels.clipGradNorm(store.grads.floats, count: store.totalCount, maxNorm: maxNorm)
+    Backend.current.clipGradNorm(store.grads.floats, count: store.totalCount, maxNorm: maxNorm)
 }

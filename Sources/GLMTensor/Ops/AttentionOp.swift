@@ -48,18 +48,18 @@ extension Ops {
         for bi in 0..<b {
             for j in 0..<heads {
                 let base = q + bi * s * ld + j * d
-                GEMM.sgemm(transA: false, transB: true, m: s, n: s, k: d, alpha: scale,
-                           a: base, lda: ld, b: base + h, ldb: ld, c: probs.floats + (bi * heads + j) * ss, ldc: s)
+                Backend.current.sgemm(transA: false, transB: true, m: s, n: s, k: d, alpha: scale,
+                           a: base, lda: ld, b: base + h, ldb: ld, beta: 0, c: probs.floats + (bi * heads + j) * ss, ldc: s)
             }
         }
         switch mask {
         case let .separators(seps):
             seps.withUnsafeBufferPointer {
-                CPUKernels.softmaxSepForward(probs.floats, batch: b, heads: heads, sq: s, sk: s, sep: $0.baseAddress!)
+                Backend.current.softmaxSepForward(probs.floats, batch: b, heads: heads, sq: s, sk: s, sep: $0.baseAddress!, scale: 1)
             }
         case let .explicit(m):
             let mc = m.contiguous()
-            CPUKernels.softmaxMaskedForward(probs.floats, mask: mc.floats, batch: b, heads: heads, sq: s, sk: s)
+            Backend.current.softmaxMaskedForward(probs.floats, mask: mc.floats, batch: b, heads: heads, sq: s, sk: s, scale: 1, maskBatchStride: nil)
         }
         var dropped = probs
         var dropSeed: UInt64 = 0, dropOffset: UInt64 = 0
@@ -67,14 +67,14 @@ extension Ops {
             dropped = Tensor(uninitialized: probs.shape)
             dropSeed = rng.seed
             dropOffset = rng.advance(probs.count)
-            CPUKernels.dropoutForward(probs.floats, dropped.floats, mask: nil, count: probs.count, p: p, seed: dropSeed, offset: dropOffset)
+            Backend.current.dropoutForward(probs.floats, dropped.floats, mask: nil, count: probs.count, p: p, seed: dropSeed, offset: dropOffset)
         }
         let ctx = Tensor(uninitialized: [b, s, h])
         for bi in 0..<b {
             for j in 0..<heads {
-                GEMM.sgemm(transA: false, transB: false, m: s, n: d, k: s,
-                           a: dropped.floats + (bi * heads + j) * ss, lda: s, b: q + bi * s * ld + 2 * h + j * d, ldb: ld,
-                           c: ctx.floats + bi * s * h + j * d, ldc: h)
+                Backend.current.sgemm(transA: false, transB: false, m: s, n: d, k: s,
+                           alpha: 1, a: dropped.floats + (bi * heads + j) * ss, lda: s, b: q + bi * s * ld + 2 * h + j * d, ldb: ld,
+                           beta: 0, c: ctx.floats + bi * s * h + j * d, ldc: h)
             }
         }
 
@@ -92,27 +92,27 @@ extension Ops {
                         let vbj = q + bi * s * ld + 2 * h + j * d
                         let pbj = (bi * heads + j) * ss
                         // dP' = dCtx · Vᵀ ; dV = P'ᵀ · dCtx
-                        GEMM.sgemm(transA: false, transB: true, m: s, n: s, k: d,
-                                   a: gbj, lda: h, b: vbj, ldb: ld, c: dp.floats + pbj, ldc: s)
-                        GEMM.sgemm(transA: true, transB: false, m: s, n: d, k: s,
-                                   a: dropped.floats + pbj, lda: s, b: gbj, ldb: h,
+                        Backend.current.sgemm(transA: false, transB: true, m: s, n: s, k: d,
+                                   alpha: 1, a: gbj, lda: h, b: vbj, ldb: ld, beta: 0, c: dp.floats + pbj, ldc: s)
+                        Backend.current.sgemm(transA: true, transB: false, m: s, n: d, k: s,
+                                   alpha: 1, a: dropped.floats + pbj, lda: s, b: gbj, ldb: h,
                                    beta: beta, c: dq + bi * s * ld + 2 * h + j * d, ldc: ld)
                     }
                 }
                 if p > 0 {
-                    CPUKernels.dropoutBackward(dY: dp.floats, dX: dp.floats, mask: nil, count: dp.count, p: p,
+                    Backend.current.dropoutBackward(dY: dp.floats, dX: dp.floats, mask: nil, count: dp.count, p: p,
                                                seed: dropSeed, offset: dropOffset)
                 }
-                CPUKernels.softmaxBackward(probs: probs.floats, dProbs: dp.floats, dScores: dp.floats, rows: b * heads * s, cols: s)
+                Backend.current.softmaxBackward(probs: probs.floats, dProbs: dp.floats, dScores: dp.floats, rows: b * heads * s, cols: s, scale: 1)
                 for bi in 0..<b {
                     for j in 0..<heads {
                         let base = q + bi * s * ld + j * d
                         let dbase = dq + bi * s * ld + j * d
                         let dsbj = dp.floats + (bi * heads + j) * ss
                         // dQ = dS · K / √d ; dK = dSᵀ · Q / √d
-                        GEMM.sgemm(transA: false, transB: false, m: s, n: d, k: s, alpha: scale,
+                        Backend.current.sgemm(transA: false, transB: false, m: s, n: d, k: s, alpha: scale,
                                    a: dsbj, lda: s, b: base + h, ldb: ld, beta: beta, c: dbase, ldc: ld)
-                        GEMM.sgemm(transA: true, transB: false, m: s, n: d, k: s, alpha: scale,
+                        Backend.current.sgemm(transA: true, transB: false, m: s, n: d, k: s, alpha: scale,
                                    a: dsbj, lda: s, b: base, ldb: ld, beta: beta, c: dbase + h, ldc: ld)
                     }
                 }

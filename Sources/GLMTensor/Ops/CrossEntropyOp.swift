@@ -31,14 +31,14 @@ extension Ops {
         var dl: Tensor? = nil
         if wantGrad { dl = overwriteLogits ? lc : Tensor(uninitialized: [n, v]) }
         let gradScale: Float = maskSum > 0 ? Float(1 / maskSum) : 0
-        let (lossSum, _) = CPUKernels.crossEntropyForwardBackward(
+        let (lossSum, _) = Backend.current.crossEntropyForwardBackward(
             logits: lc.floats, ldLogits: v, targets: tc.int32s, lossMask: mc.floats, n: n, V: v,
-            losses: losses.floats, dLogits: dl?.floats, gradScale: gradScale)
+            losses: losses.floats, dLogits: dl?.floats, ldDLogits: nil, gradScale: gradScale)
         let loss = try Tensor([maskSum > 0 ? Float(lossSum / maskSum) : 0], shape: [1])
         guard let dl else { return loss }
         return Autograd.record("crossEntropy", output: loss, inputs: [logits]) { node in
             let up = node.outputGrad.floats[0]
-            if up != 1 { CPUKernels.scale(dl.floats, count: dl.count, factor: up) }
+            if up != 1 { Backend.current.scale(dl.floats, count: dl.count, factor: up) }
             node.passInputGrad(0, dl)
         }
     }

@@ -5,13 +5,13 @@ extension Ops {
         try checkF32("add", a, b)
         let ac = a.contiguous(), bc = b.contiguous()
         let y = Tensor(uninitialized: a.shape)
-        CPUKernels.add(ac.floats, bc.floats, y.floats, count: y.count)
+        Backend.current.add(ac.floats, bc.floats, y.floats, count: y.count)
         return Autograd.record("add", output: y, inputs: [a, b]) { node in
             let g = node.outputGrad
             for i in 0..<2 {
                 node.withInputGrad(i) { d, overwrite in
                     if overwrite { d.floats.update(from: g.floats, count: g.count) }
-                    else { CPUKernels.addInPlace(d.floats, g.floats, count: g.count) }
+                    else { Backend.current.addInPlace(d.floats, g.floats, count: g.count) }
                 }
             }
         }
@@ -22,16 +22,16 @@ extension Ops {
         try checkF32("gelu", x)
         let xc = x.contiguous()
         let y = Tensor(uninitialized: x.shape)
-        CPUKernels.geluForward(xc.floats, y.floats, count: y.count, approximation: approximation)
+        Backend.current.geluForward(xc.floats, y.floats, count: y.count, approximation: approximation)
         return Autograd.record("gelu", output: y, inputs: [x]) { node in
             let g = node.outputGrad
             node.withInputGrad(0) { d, overwrite in
                 if overwrite {
-                    CPUKernels.geluBackward(xc.floats, dY: g.floats, dX: d.floats, count: g.count, approximation: approximation)
+                    Backend.current.geluBackward(xc.floats, dY: g.floats, dX: d.floats, count: g.count, approximation: approximation)
                 } else {
                     let tmp = Tensor(uninitialized: g.shape)
-                    CPUKernels.geluBackward(xc.floats, dY: g.floats, dX: tmp.floats, count: g.count, approximation: approximation)
-                    CPUKernels.addInPlace(d.floats, tmp.floats, count: g.count)
+                    Backend.current.geluBackward(xc.floats, dY: g.floats, dX: tmp.floats, count: g.count, approximation: approximation)
+                    Backend.current.addInPlace(d.floats, tmp.floats, count: g.count)
                 }
             }
         }
@@ -47,7 +47,7 @@ extension Ops {
         let rows = xc.count / max(cols, 1)
         let y = Tensor(uninitialized: x.shape)
         let mean = Tensor(uninitialized: [rows]), rstd = Tensor(uninitialized: [rows])
-        CPUKernels.layerNormForward(xc.floats, weight: weight.floats, bias: bias.floats, y.floats, mean: mean.floats,
+        Backend.current.layerNormForward(xc.floats, weight: weight.floats, bias: bias.floats, y.floats, mean: mean.floats,
                                     rstd: rstd.floats, rows: rows, cols: cols, eps: eps)
         return Autograd.record("layerNorm", output: y, inputs: [x, weight, bias]) { node in
             let g = node.outputGrad
@@ -62,7 +62,7 @@ extension Ops {
                 return t ?? Tensor.zeros(shape)
             }
             let dx = target(0, x.shape), dw = target(1, [cols]), db = target(2, [cols])
-            CPUKernels.layerNormBackward(dY: g.floats, xc.floats, weight: weight.floats, mean: mean.floats, rstd: rstd.floats,
+            Backend.current.layerNormBackward(dY: g.floats, xc.floats, weight: weight.floats, mean: mean.floats, rstd: rstd.floats,
                                          dX: dx.floats, dWeight: dw.floats, dBias: db.floats, rows: rows, cols: cols)
         }
     }
@@ -78,16 +78,16 @@ extension Ops {
         let y = Tensor(uninitialized: x.shape)
         let offset = rng.advance(x.count)
         let seed = rng.seed
-        CPUKernels.dropoutForward(xc.floats, y.floats, mask: nil, count: y.count, p: p, seed: seed, offset: offset)
+        Backend.current.dropoutForward(xc.floats, y.floats, mask: nil, count: y.count, p: p, seed: seed, offset: offset)
         return Autograd.record("dropout", output: y, inputs: [x]) { node in
             let g = node.outputGrad
             node.withInputGrad(0) { d, overwrite in
                 if overwrite {
-                    CPUKernels.dropoutBackward(dY: g.floats, dX: d.floats, mask: nil, count: g.count, p: p, seed: seed, offset: offset)
+                    Backend.current.dropoutBackward(dY: g.floats, dX: d.floats, mask: nil, count: g.count, p: p, seed: seed, offset: offset)
                 } else {
                     let tmp = Tensor(uninitialized: g.shape)
-                    CPUKernels.dropoutBackward(dY: g.floats, dX: tmp.floats, mask: nil, count: g.count, p: p, seed: seed, offset: offset)
-                    CPUKernels.addInPlace(d.floats, tmp.floats, count: g.count)
+                    Backend.current.dropoutBackward(dY: g.floats, dX: tmp.floats, mask: nil, count: g.count, p: p, seed: seed, offset: offset)
+                    Backend.current.addInPlace(d.floats, tmp.floats, count: g.count)
                 }
             }
         }
@@ -106,12 +106,12 @@ extension Ops {
             throw TensorError.invalidArgument(op: "embedding", message: "id \(idc.int32s[i]) at index \(i) outside [0, \(v))")
         }
         let y = Tensor(uninitialized: ids.shape + [h])
-        CPUKernels.embeddingForward(ids: idc.int32s, count: n, weight: weight.floats, out: y.floats, h: h)
+        Backend.current.embeddingForward(ids: idc.int32s, count: n, weight: weight.floats, out: y.floats, h: h)
         return Autograd.record("embedding", output: y, inputs: [weight]) { node in
             let g = node.outputGrad
             node.withInputGrad(0) { d, overwrite in
                 if overwrite { d.floats.update(repeating: 0, count: d.count) }
-                CPUKernels.embeddingBackward(ids: idc.int32s, count: n, dOut: g.floats, dWeight: d.floats, h: h)
+                Backend.current.embeddingBackward(ids: idc.int32s, count: n, dOut: g.floats, dWeight: d.floats, h: h)
             }
         }
     }

@@ -18,7 +18,7 @@ extension Ops {
             let g = node.outputGrad
             node.withInputGrad(0) { d, overwrite in
                 if overwrite { d.floats.update(repeating: 0, count: n * c) }
-                for (i, r) in indices.enumerated() { CPUKernels.addInPlace(d.floats + r * c, g.floats + i * c, count: c) }
+                for (i, r) in indices.enumerated() { Backend.current.addInPlace(d.floats + r * c, g.floats + i * c, count: c) }
             }
         }
     }

@@ -26,48 +26,48 @@ extension Ops {
         var xBF16: Tensor? = nil
         if let w16 = weightBF16 {
             let xb = Tensor(uninitialized: xc.shape, dtype: .bf16)
-            CPUKernels.f32ToBF16(xc.floats, xb.halfBits, count: xc.count)
-            BF16Matmul.matmul(transA: false, transB: true, m: n, n: outF, k: inF,
-                              a: xb.halfBits, lda: inF, b: w16.halfBits, ldb: inF, c: y.floats, ldc: outF)
+            Backend.current.f32ToBF16(xc.floats, xb.halfBits, count: xc.count)
+            Backend.current.matmulBF16(transA: false, transB: true, m: n, n: outF, k: inF,
+                              a: xb.halfBits, lda: inF, b: w16.halfBits, ldb: inF, c: y.floats, ldc: outF, accumulate: false)
             xBF16 = xb
         } else {
-            GEMM.sgemm(transA: false, transB: true, m: n, n: outF, k: inF,
-                       a: xc.floats, lda: inF, b: w.floats, ldb: inF, c: y.floats, ldc: outF)
+            Backend.current.sgemm(transA: false, transB: true, m: n, n: outF, k: inF,
+                       alpha: 1, a: xc.floats, lda: inF, b: w.floats, ldb: inF, beta: 0, c: y.floats, ldc: outF)
         }
-        if let bias { CPUKernels.addBias(y.floats, bias: bias.floats, n: n, c: outF) }
+        if let bias { Backend.current.addBias(y.floats, bias: bias.floats, n: n, c: outF) }
 
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return Autograd.record("linear", output: y, inputs: inputs) { node in
             let dy = node.outputGrad
             if let w16 = weightBF16, let xb = xBF16 {
                 let dyb = Tensor(uninitialized: dy.shape, dtype: .bf16)
-                CPUKernels.f32ToBF16(dy.floats, dyb.halfBits, count: dy.count)
+                Backend.current.f32ToBF16(dy.floats, dyb.halfBits, count: dy.count)
                 node.withInputGrad(0) { dx, overwrite in
-                    BF16Matmul.matmul(transA: false, transB: false, m: n, n: inF, k: outF,
+                    Backend.current.matmulBF16(transA: false, transB: false, m: n, n: inF, k: outF,
                                       a: dyb.halfBits, lda: outF, b: w16.halfBits, ldb: inF,
                                       c: dx.floats, ldc: inF, accumulate: !overwrite)
                 }
                 node.withInputGrad(1) { dw, overwrite in
-                    BF16Matmul.matmul(transA: true, transB: false, m: outF, n: inF, k: n,
+                    Backend.current.matmulBF16(transA: true, transB: false, m: outF, n: inF, k: n,
                                       a: dyb.halfBits, lda: outF, b: xb.halfBits, ldb: inF,
                                       c: dw.floats, ldc: inF, accumulate: !overwrite)
                 }
             } else {
                 node.withInputGrad(0) { dx, overwrite in
-                    GEMM.sgemm(transA: false, transB: false, m: n, n: inF, k: outF,
-                               a: dy.floats, lda: outF, b: w.floats, ldb: inF,
+                    Backend.current.sgemm(transA: false, transB: false, m: n, n: inF, k: outF,
+                               alpha: 1, a: dy.floats, lda: outF, b: w.floats, ldb: inF,
                                beta: overwrite ? 0 : 1, c: dx.floats, ldc: inF)
                 }
                 node.withInputGrad(1) { dw, overwrite in
-                    GEMM.sgemm(transA: true, transB: false, m: outF, n: inF, k: n,
-                               a: dy.floats, lda: outF, b: xc.floats, ldb: inF,
+                    Backend.current.sgemm(transA: true, transB: false, m: outF, n: inF, k: n,
+                               alpha: 1, a: dy.floats, lda: outF, b: xc.floats, ldb: inF,
                                beta: overwrite ? 0 : 1, c: dw.floats, ldc: inF)
                 }
             }
             if bias != nil {
                 node.withInputGrad(2) { db, overwrite in
                     if overwrite { db.floats.update(repeating: 0, count: outF) }
-                    CPUKernels.biasBackward(dY: dy.floats, dBias: db.floats, n: n, c: outF)
+                    Backend.current.biasBackward(dY: dy.floats, dBias: db.floats, n: n, c: outF)
                 }
             }
         }

@@ -7,10 +7,10 @@ extension Tensor {
         let n = src.count
         let out = Tensor(uninitialized: shape, dtype: target)
         switch (dtype, target) {
-        case (.f32, .bf16): CPUKernels.f32ToBF16(src.floats, out.halfBits, count: n)
-        case (.f32, .f16): CPUKernels.f32ToF16(src.floats, out.halfBits, count: n)
-        case (.bf16, .f32): CPUKernels.bf16ToF32(src.halfBits, out.floats, count: n)
-        case (.f16, .f32): CPUKernels.f16ToF32(src.halfBits, out.floats, count: n)
+        case (.f32, .bf16): Backend.current.f32ToBF16(src.floats, out.halfBits, count: n)
+        case (.f32, .f16): Backend.current.f32ToF16(src.floats, out.halfBits, count: n)
+        case (.bf16, .f32): Backend.current.bf16ToF32(src.halfBits, out.floats, count: n)
+        case (.f16, .f32): Backend.current.f16ToF32(src.halfBits, out.floats, count: n)
         case (.i32, .f32): for i in 0..<n { out.floats[i] = Float(src.int32s[i]) }
         case (.f32, .i32): for i in 0..<n { out.int32s[i] = Int32(src.floats[i]) }
         default: return src.converted(to: .f32).converted(to: target)

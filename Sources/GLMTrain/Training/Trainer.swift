@@ -225,7 +225,7 @@ public final class Trainer {
             let loss = lossSum / Float(accum)
             let gradNorm = config.clipGrad > 0
                 ? clipGradNorm(model.store, maxNorm: config.clipGrad)
-                : Float(CPUKernels.sumOfSquares(model.store.grads.floats, count: model.store.totalCount).squareRoot())
+                : Float(Backend.current.sumOfSquares(model.store.grads.floats, count: model.store.totalCount).squareRoot())
             let lr = schedule.lr(at: state.step + 1)
             if loss.isFinite && gradNorm.isFinite {
                 optimizer.update(lr: lr)

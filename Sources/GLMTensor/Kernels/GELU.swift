@@ -62,10 +62,10 @@ let invSqrt2Pi: Float = 0.39894228040143268
 
 @_transparent func geluTanh(_ x: F16x) -> F16x { geluTanhCore(x).y }
 
-enum GELUTanhOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { geluTanh(x) } }
-enum GELUErfOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { geluErf(x) } }
-enum GELUTanhBackOp: SIMDZip { @inline(__always) static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluTanhGrad(x) * dy } }
-enum GELUErfBackOp: SIMDZip { @inline(__always) static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluErfGrad(x) * dy } }
+enum GELUTanhOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { geluTanh(x) } }
+enum GELUErfOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { geluErf(x) } }
+enum GELUTanhBackOp: SIMDZip { @_transparent static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluTanhGrad(x) * dy } }
+enum GELUErfBackOp: SIMDZip { @_transparent static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluErfGrad(x) * dy } }
 
 extension CPUKernels {
     /// `y = gelu(x)`; `x`, `y`: [count] (may alias).

@@ -154,6 +154,6 @@ extension CPUKernels {
     }
 }
 
-enum ExpOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { vexp(x) } }
-enum TanhOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { vtanh(x) } }
-enum ErfOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { verf(x) } }
+enum ExpOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { vexp(x) } }
+enum TanhOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { vtanh(x) } }
+enum ErfOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { verf(x) } }

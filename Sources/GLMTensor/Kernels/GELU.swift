@@ -47,17 +47,13 @@ let invSqrt2Pi: Float = 0.39894228040143268
 }
 
 @_transparent func geluErf(_ x: F16x) -> F16x {
-    var y = x * normalCDFPDF(x).cdf
-    y.replace(with: x, where: x .!= x)
-    return y
+    x * normalCDFPDF(x).cdf
 }
 
 /// d/dx of erf-GELU: Φ(x) + x·φ(x).
 @_transparent func geluErfGrad(_ x: F16x) -> F16x {
     let (cdf, pdf) = normalCDFPDF(x)
-    var g = cdf + x * pdf
-    g.replace(with: x, where: x .!= x)
-    return g
+    return cdf + x * pdf
 }
 
 @_transparent func geluTanh(_ x: F16x) -> F16x { geluTanhCore(x).y }

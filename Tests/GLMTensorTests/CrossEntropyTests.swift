@@ -75,6 +75,11 @@ final class CrossEntropyTests: XCTestCase {
             XCTAssertEqual(Array(d2[(i * ld)..<(i * ld + V)]), Array(d1[(i * V)..<((i + 1) * V)]))
             XCTAssertTrue(d2[(i * ld + V)..<((i + 1) * ld)].allSatisfy { $0 == 7 }, "padding columns untouched")
         }
+        // Strided logits into a packed gradient.
+        var l3 = [Float](repeating: 0, count: n), d3 = [Float](repeating: 0, count: n * V)
+        CPUKernels.crossEntropyForwardBackward(logits: wide, ldLogits: ld, targets: targets, lossMask: mask, n: n, V: V,
+                                               losses: &l3, dLogits: &d3, ldDLogits: V)
+        XCTAssertEqual(l3, l1); XCTAssertEqual(d3, d1)
     }
 
     /// dLogits of the reference against central differences of Σ CE·mask·gradScale in Double.

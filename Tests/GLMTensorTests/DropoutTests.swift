@@ -31,7 +31,15 @@ final class DropoutTests: XCTestCase {
         }
         XCTAssertEqual(pieces, whole)
         let rng = CounterRNG(seed: 42)
-        for i in [0, 1, 2, 3, 4, 99, n - 1] { XCTAssertEqual(whole[i], rng.uniform(at: 5 + UInt64(i))) }
+        // The SIMD path (16 blocks side by side) and the scalar per-element path agree everywhere.
+        for i in 0..<n { XCTAssertEqual(whole[i], rng.uniform(at: 5 + UInt64(i))) }
+        // Every block feeds exactly 4 elements: the (block, word) map is a bijection.
+        var seen = Set<UInt64>()
+        for k in UInt64(0)..<UInt64(4096) {
+            let (b, w) = CounterRNG.location(of: k)
+            XCTAssertTrue(seen.insert(b * 4 + UInt64(w)).inserted)
+        }
+        XCTAssertEqual(seen.max(), 4095)
         XCTAssertTrue(whole.allSatisfy { $0 >= 0 && $0 < 1 })
         let mean = whole.reduce(0.0) { $0 + Double($1) } / Double(n)
         XCTAssertEqual(mean, 0.5, accuracy: 0.005)
@@ -48,7 +56,7 @@ final class DropoutTests: XCTestCase {
             CounterRNG.fillNormal($0.baseAddress! + 10, count: n - 10, seed: 7, offset: 13)
         }
         XCTAssertEqual(normal, normal2)
-        XCTAssertEqual(normal[6], CounterRNG(seed: 7).normal(at: 9))
+        for i in stride(from: 0, to: n, by: 97) { XCTAssertEqual(normal[i], CounterRNG(seed: 7).normal(at: 3 + UInt64(i))) }
         let m = normal.reduce(0.0) { $0 + Double($1) } / Double(n)
         let v = normal.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(n)
         XCTAssertEqual(m, 0, accuracy: 0.01)

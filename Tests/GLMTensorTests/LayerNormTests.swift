@@ -82,3 +82,20 @@ final class LayerNormTests: XCTestCase {
         XCTAssertEqual(z, y)
     }
 }
+
+final class ResidualLayerNormTests: XCTestCase {
+    func testFusedEqualsUnfused() {
+        var rng = TestRNG(23)
+        for (rows, cols) in [(1, 1), (3, 17), (5, 100), (300, 257)] {
+            let x0 = rng.floats(rows * cols), d = rng.floats(rows * cols)
+            let w = rng.floats(cols, 0.5, 1.5), b = rng.floats(cols)
+            var x = x0, y = [Float](repeating: 0, count: rows * cols), m = [Float](repeating: 0, count: rows), s = m
+            CPUKernels.residualLayerNormForward(&x, delta: d, weight: w, bias: b, &y, mean: &m, rstd: &s, rows: rows, cols: cols)
+            var xr = x0
+            CPUKernels.addInPlace(&xr, d, count: rows * cols)
+            var yr = [Float](repeating: 0, count: rows * cols), mr = [Float](repeating: 0, count: rows), sr = mr
+            CPUKernels.layerNormForward(xr, weight: w, bias: b, &yr, mean: &mr, rstd: &sr, rows: rows, cols: cols)
+            XCTAssertEqual(x, xr); XCTAssertEqual(y, yr); XCTAssertEqual(m, mr); XCTAssertEqual(s, sr)
+        }
+    }
+}

@@ -6,74 +6,70 @@ typealias U16Lanes = SIMD16<UInt16>
 
 /// UInt32 → UInt16 lanes. A plain lane loop, which LLVM turns into one vpmovdw; the standard
 /// library's generic `init(truncatingIfNeeded:)` stays an out-of-line call.
-@inline(__always) func narrow(_ v: U16x) -> U16Lanes {
+@_transparent func narrow(_ v: U16x) -> U16Lanes {
     var r = U16Lanes()
     for k in 0..<16 { r[k] = UInt16(truncatingIfNeeded: v[k]) }
     return r
 }
 
 /// UInt16 → UInt32 lanes (zero-extending), as ``narrow(_:)``.
-@inline(__always) func widen(_ v: U16Lanes) -> U16x {
+@_transparent func widen(_ v: U16Lanes) -> U16x {
     var r = U16x()
     for k in 0..<16 { r[k] = UInt32(v[k]) }
     return r
 }
 
+@_transparent func narrow(_ v: I16x) -> U16Lanes { narrow(unsafeBitCast(v, to: U16x.self)) }
+
 /// f32 → bf16, round to nearest even; NaN stays NaN (quiet bit set, sign and top payload kept),
 /// overflow past the largest bf16 rounds to ±Inf as IEEE rounding requires.
-@inline(__always) func f32ToBF16Lanes(_ f: F16x) -> U16Lanes {
+@_transparent func f32ToBF16Lanes(_ f: F16x) -> U16Lanes {
     let bits = bitsOf(f)
     let lsb = (bits &>> 16) & 1
-    var r = (bits &+ 0x7FFF &+ lsb) &>> 16
-    let isNaN = (bits & 0x7FFF_FFFF) .> 0x7F80_0000
-    r.replace(with: (bits &>> 16) | 0x0040, where: isNaN)
-    return narrow(r)
+    let rounded = unsafeBitCast((bits &+ 0x7FFF &+ lsb) &>> 16, to: I16x.self)
+    let quiet = unsafeBitCast((bits &>> 16) | 0x0040, to: I16x.self)
+    let isNaN = greater(intsOf(f) & 0x7FFF_FFFF, I16x(repeating: 0x7F80_0000))
+    return narrow(select(isNaN, quiet, rounded))
 }
 
-@inline(__always) func bf16ToF32Lanes(_ h: U16Lanes) -> F16x {
+@_transparent func bf16ToF32Lanes(_ h: U16Lanes) -> F16x {
     floatsOf(widen(h) &<< 16)
 }
 
 /// f16 → f32, exact (every f16 is a float): normals rebias the exponent, subnormals are
 /// renormalized by a float subtraction, Inf stays Inf, NaN stays NaN (made quiet).
-@inline(__always) func f16ToF32Lanes(_ h16: U16Lanes) -> F16x {
-    let h = widen(h16)
+@_transparent func f16ToF32Lanes(_ h16: U16Lanes) -> F16x {
+    let h = unsafeBitCast(widen(h16), to: I16x.self)
     let sign = (h & 0x8000) &<< 16
-    var o = (h & 0x7FFF) &<< 13                     // exponent and mantissa in float position
-    let exp = o & 0x0F80_0000
-    o = o &+ ((127 - 15) << 23)                     // rebias
-    let infNaN = exp .== 0x0F80_0000
-    o.replace(with: o &+ ((128 - 16) << 23), where: infNaN)
-    let isNaN = infNaN .& ((h & 0x03FF) .!= 0)
-    o.replace(with: o | 0x0040_0000, where: isNaN)
-    // Subnormal/zero: o holds 2^-14-scaled mantissa bits + 2^-14 bias; subtract the bias.
-    let sub = exp .== 0
-    let magic = F16x(repeating: Float(bitPattern: 113 << 23))
-    let subVal = bitsOf(floatsOf(o &+ (1 << 23)) - magic)
-    o.replace(with: subVal, where: sub)
-    return floatsOf(o | sign)
+    let em = (h & 0x7FFF) &<< 13                    // exponent and mantissa in float position
+    let exp = em & 0x0F80_0000
+    let normal = em &+ ((127 - 15) << 23)           // rebias
+    let isNaN = greater(h & 0x03FF, I16x())
+    let infNaN = (normal &+ ((128 - 16) << 23)) | (isNaN & 0x0040_0000)
+    // Subnormal/zero: 2^-14 + m·2^-24 as a float, minus the 2^-14 bias, renormalizes exactly.
+    let sub = intsOf(floatsOf(normal &+ (1 << 23)) - F16x(repeating: Float(bitPattern: 113 << 23)))
+    let isInfNaN = greater(exp, I16x(repeating: 0x0F00_0000))   // exponent field all ones
+    let isSub = ~greater(exp, I16x())                            // exponent field zero
+    return floatsOf(select(isSub, sub, select(isInfNaN, infNaN, normal)) | sign)
 }
 
 /// f32 → f16, round to nearest even, overflow to ±Inf, NaN → quiet NaN 0x7E00 (with sign),
 /// subnormal results rounded by a float addition that lines the mantissa up with f16's.
-@inline(__always) func f32ToF16Lanes(_ f32: F16x) -> U16Lanes {
-    var f = bitsOf(f32)
-    let sign = f & 0x8000_0000
-    f ^= sign
-    let f32Inf: UInt32 = 255 << 23
-    let f16Max: UInt32 = (127 + 16) << 23           // 65536: at and above rounds to Inf
-    let denormMagic: UInt32 = ((127 - 15) + (23 - 10) + 1) << 23
+@_transparent func f32ToF16Lanes(_ f32: F16x) -> U16Lanes {
+    let all = intsOf(f32)
+    let f = all & 0x7FFF_FFFF
+    let sign = (all &>> 16) & 0x8000
+    let denormMagic: Int32 = ((127 - 15) + (23 - 10) + 1) << 23
     // Normal path: rebias, add the rounding bias (0xFFF plus the odd bit for ties-to-even).
     let mantOdd = (f &>> 13) & 1
-    var o = (f &+ (UInt32(bitPattern: Int32(15 - 127) << 23) &+ 0xFFF) &+ mantOdd) &>> 13
+    let normal = (f &+ (((15 - 127) << 23) &+ 0xFFF) &+ mantOdd) &>> 13
     // Subnormal path (f < 2^-14): the float add rounds (RNE) at the f16 subnormal quantum.
-    let sumF = floatsOf(f) + F16x(repeating: Float(bitPattern: denormMagic))
-    let subO = bitsOf(sumF) &- denormMagic
-    o.replace(with: subO, where: f .< (113 << 23))
-    o.replace(with: 0x7C00, where: f .>= f16Max)
-    o.replace(with: 0x7E00, where: f .> f32Inf)
-    o |= sign &>> 16
-    return narrow(o)
+    let sub = intsOf(floatsOf(f) + F16x(repeating: Float(bitPattern: UInt32(denormMagic)))) &- denormMagic
+    let isSub = greater(I16x(repeating: 113 << 23), f)
+    let overflow = greater(f, I16x(repeating: ((127 + 16) << 23) - 1))   // ≥ 65536: Inf
+    let isNaN = greater(f, I16x(repeating: 255 << 23))
+    let special = select(isNaN, I16x(repeating: 0x7E00), I16x(repeating: 0x7C00))
+    return narrow(select(overflow, special, select(isSub, sub, normal)) | sign)
 }
 
 extension CPUKernels {

@@ -44,6 +44,7 @@ extension CPUKernels {
                     continue
                 }
                 let t = Int(targets[i])
+                assert(t >= 0 && t < V, "target \(t) of row \(i) outside [0, \(V)) on a row with loss")
                 let xt = x[t]  // read before an in-place gradient overwrites the row
                 var lmax = F16x(repeating: -.infinity)
                 var j = 0

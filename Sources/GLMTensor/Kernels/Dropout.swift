@@ -8,12 +8,17 @@ import Foundation
 /// slice, results do not depend on the thread split, and training resumes exactly from
 /// (seed, offset) without replaying anything.
 ///
-/// Element k of a stream is lane k % 4 of block `philox(counter: k / 4, key: seed)`; `offset`
-/// arguments count elements (not blocks), so consecutive calls can hand out disjoint ranges by
-/// advancing the offset by the element count.
+/// Layout of a stream, chosen so 16 blocks run side by side in the SIMD lanes and their words
+/// land in element order without shuffles: element k lies in unit u = k / 64; with r = k % 64
+/// it is word r / 16 of block 16·u + r % 16 (counter = that block number as 64 bits, upper
+/// words 0; key = the seed). Each block serves exactly 4 elements. `offset` arguments count
+/// elements, so consecutive calls hand out disjoint ranges by advancing the offset by the count.
 public struct CounterRNG: Sendable, Hashable {
     public var seed: UInt64
     public init(seed: UInt64) { self.seed = seed }
+
+    @usableFromInline static let m0: UInt32 = 0xD251_1F53, m1: UInt32 = 0xCD9E_8D57
+    @usableFromInline static let w0: UInt32 = 0x9E37_79B9, w1: UInt32 = 0xBB67_AE85
 
     /// One Philox4x32-10 block: 4 × 32 random bits for 128-bit `counter` under 64-bit `key`.
     @inlinable
@@ -22,9 +27,9 @@ public struct CounterRNG: Sendable, Hashable {
         var (c0, c1, c2, c3) = counter
         var (k0, k1) = key
         for round in 0..<10 {
-            if round > 0 { k0 &+= 0x9E37_79B9; k1 &+= 0xBB67_AE85 }
-            let p0 = UInt64(0xD251_1F53) &* UInt64(c0)
-            let p1 = UInt64(0xCD9E_8D57) &* UInt64(c2)
+            if round > 0 { k0 &+= w0; k1 &+= w1 }
+            let p0 = UInt64(m0) &* UInt64(c0)
+            let p1 = UInt64(m1) &* UInt64(c2)
             let hi0 = UInt32(truncatingIfNeeded: p0 >> 32), lo0 = UInt32(truncatingIfNeeded: p0)
             let hi1 = UInt32(truncatingIfNeeded: p1 >> 32), lo1 = UInt32(truncatingIfNeeded: p1)
             (c0, c1, c2, c3) = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0)
@@ -32,20 +37,28 @@ public struct CounterRNG: Sendable, Hashable {
         return (c0, c1, c2, c3)
     }
 
-    /// The 4 words of block `block` of this stream (counter = block as 64 bits, high words 0).
+    @inlinable var key: (UInt32, UInt32) { (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)) }
+
+    /// The 4 words of block `block` of this stream.
     @inlinable public func block(_ block: UInt64) -> (UInt32, UInt32, UInt32, UInt32) {
-        CounterRNG.philox(counter: (UInt32(truncatingIfNeeded: block), UInt32(truncatingIfNeeded: block >> 32), 0, 0),
-                          key: (UInt32(truncatingIfNeeded: seed), UInt32(truncatingIfNeeded: seed >> 32)))
+        CounterRNG.philox(counter: (UInt32(truncatingIfNeeded: block), UInt32(truncatingIfNeeded: block >> 32), 0, 0), key: key)
+    }
+
+    /// Where element `index` lives: its block and which of the block's 4 words.
+    @inlinable public static func location(of index: UInt64) -> (block: UInt64, word: Int) {
+        let r = Int(index & 63)
+        return ((index >> 6) << 4 | UInt64(r & 15), r >> 4)
     }
 
     /// Raw 32 bits of element `index`.
     @inlinable public func bits(at index: UInt64) -> UInt32 {
-        let b = block(index >> 2)
-        switch index & 3 {
-        case 0: return b.0
-        case 1: return b.1
-        case 2: return b.2
-        default: return b.3
+        let (b, w) = CounterRNG.location(of: index)
+        let words = block(b)
+        switch w {
+        case 0: return words.0
+        case 1: return words.1
+        case 2: return words.2
+        default: return words.3
         }
     }
 
@@ -55,73 +68,110 @@ public struct CounterRNG: Sendable, Hashable {
     /// Uniform in [0, 1) of element `index`.
     @inlinable public func uniform(at index: UInt64) -> Float { CounterRNG.uniform(bits(at: index)) }
 
-    /// Calls `body(k, w)` with the raw bits `w` of every element k in `lo..<hi`, one Philox block
-    /// per 4 elements (not one per element).
-    @inlinable func forEachBits(_ lo: UInt64, _ hi: UInt64, _ body: (UInt64, UInt32) -> Void) {
-        var k = lo
-        while k < hi {
-            let b = block(k >> 2)
-            var lane = Int(k & 3)
-            while lane < 4 && k < hi {
-                let w: UInt32
-                switch lane { case 0: w = b.0; case 1: w = b.1; case 2: w = b.2; default: w = b.3 }
-                body(k, w)
-                k += 1; lane += 1
-            }
+    /// Standard normal of element `index` by Box–Muller: words 0 and 1 of a block form one pair
+    /// (cos for word 0, sin for word 1), words 2 and 3 the other. u1 ∈ (0, 1] (never 0, so the log
+    /// is finite), radius √(−2 ln u1), angle 2π·u2, in Double, rounded once.
+    public func normal(at index: UInt64) -> Float {
+        let (b, w) = CounterRNG.location(of: index)
+        let words = block(b)
+        let (a, c) = w < 2 ? (words.0, words.1) : (words.2, words.3)
+        return CounterRNG.boxMuller(a, c, sine: w & 1 == 1)
+    }
+
+    @inlinable static func boxMuller(_ a: UInt32, _ c: UInt32, sine: Bool) -> Float {
+        let u1 = (Double(a >> 8) + 1) * 0x1p-24
+        let u2 = Double(c >> 8) * 0x1p-24
+        let rad = (-2 * Foundation.log(u1)).squareRoot()
+        let th = 2 * Double.pi * u2
+        return Float(rad * (sine ? Foundation.sin(th) : Foundation.cos(th)))
+    }
+
+    /// The four word vectors of unit `unit` (blocks 16·unit + lane in the lanes): element
+    /// 64·unit + 16·j + lane is lane `lane` of word vector j.
+    @inline(__always) func unitWords(_ unit: UInt64) -> (U16x, U16x, U16x, U16x) {
+        let first = unit << 4  // a multiple of 16, so adding the lane never carries into the high word
+        let c0 = U16x(repeating: UInt32(truncatingIfNeeded: first)) &+ U16x(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+        let c1 = U16x(repeating: UInt32(truncatingIfNeeded: first >> 32))
+        return CounterRNG.philox16(c0, c1, key)
+    }
+
+    /// Philox4x32-10 on 16 counters at once (c2 = c3 = 0), with the 32×32→64 products built from
+    /// 16-bit halves in 32-bit lanes (all plain vector integer ops).
+    @inline(__always) static func philox16(_ c0in: U16x, _ c1in: U16x, _ key: (UInt32, UInt32)) -> (U16x, U16x, U16x, U16x) {
+        var c0 = c0in, c1 = c1in, c2 = U16x(), c3 = U16x()
+        var k0 = key.0, k1 = key.1
+        for round in 0..<10 {
+            if round > 0 { k0 &+= w0; k1 &+= w1 }
+            let (hi0, lo0) = mulHiLo(c0, m0)
+            let (hi1, lo1) = mulHiLo(c2, m1)
+            (c0, c1, c2, c3) = (hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0)
+        }
+        return (c0, c1, c2, c3)
+    }
+
+    /// The high and low 32 bits of a·m per lane.
+    @_transparent static func mulHiLo(_ a: U16x, _ m: UInt32) -> (U16x, U16x) {
+        let ml = m & 0xFFFF, mh = m >> 16
+        let al = a & 0xFFFF, ah = a &>> 16
+        let t0 = al &* ml, t1 = ah &* ml, t2 = al &* mh, t3 = ah &* mh
+        let mid = (t0 &>> 16) &+ (t1 & 0xFFFF) &+ (t2 & 0xFFFF)
+        return (t3 &+ (t1 &>> 16) &+ (t2 &>> 16) &+ (mid &>> 16), a &* m)
+    }
+
+    /// Runs `edge(i)` for each relative element i whose unit is only partly inside
+    /// [offset, offset + count), and `full(unit, i0)` (threaded) for every whole unit, i0 being
+    /// the relative index of the unit's first element. Units are fixed by the absolute index,
+    /// so the numbers do not depend on how the range is split.
+    @inline(__always) static func forEachUnit(count: Int, offset: UInt64, edge: (Int) -> Void,
+                                              full: (UInt64, Int) -> Void) {
+        let start = offset, end = offset + UInt64(count)
+        let firstUnit = (start + 63) >> 6, endUnit = end >> 6
+        if firstUnit >= endUnit {
+            for i in 0..<count { edge(i) }
+            return
+        }
+        let headEnd = Int(firstUnit * 64 - start), tailStart = Int(endUnit * 64 - start)
+        for i in 0..<headEnd { edge(i) }
+        for i in tailStart..<count { edge(i) }
+        parallelFor(Int(endUnit - firstUnit), minChunk: 256) { r in
+            for u in r { full(firstUnit + UInt64(u), headEnd + 64 * u) }
         }
     }
 
     /// `ptr[i] = uniform(offset + i)` in [0, 1); [count]. Threaded, split-independent.
     public static func fillUniform(_ ptr: UnsafeMutablePointer<Float>, count: Int, seed: UInt64, offset: UInt64 = 0) {
         let rng = CounterRNG(seed: seed)
-        parallelFor((count + 3) / 4, minChunk: 1 << 12) { r in
-            let lo = r.lowerBound * 4, hi = min(count, r.upperBound * 4)
-            rng.forEachBits(offset + UInt64(lo), offset + UInt64(hi)) { k, w in
-                ptr[Int(k - offset)] = uniform(w)
-            }
+        forEachUnit(count: count, offset: offset, edge: { i in ptr[i] = rng.uniform(at: offset + UInt64(i)) }) { unit, i0 in
+            let (a, b, c, d) = rng.unitWords(unit)
+            store16(uniformLanes(a), ptr + i0)
+            store16(uniformLanes(b), ptr + i0 + 16)
+            store16(uniformLanes(c), ptr + i0 + 32)
+            store16(uniformLanes(d), ptr + i0 + 48)
         }
     }
 
-    /// `ptr[i] = mean + std · z(offset + i)` with z standard normal by Box–Muller: elements
-    /// 4q, 4q+1 are cos/sin of the pair (u0, u1) of block q and 4q+2, 4q+3 of (u2, u3), so each
-    /// element is still a function of its index alone. [count]. Threaded, split-independent.
+    /// ``uniform(_:)`` on 16 lanes (the integer-to-float conversion as a lane loop, vcvtdq2ps).
+    @inline(__always) static func uniformLanes(_ w: U16x) -> F16x {
+        let top = unsafeBitCast(w &>> 8, to: SIMD16<Int32>.self)
+        var f = F16x()
+        for k in 0..<16 { f[k] = Float(top[k]) }
+        return f * 0x1p-24
+    }
+
+    /// `ptr[i] = mean + std · normal(at: offset + i)`; [count]. Threaded, split-independent.
     public static func fillNormal(_ ptr: UnsafeMutablePointer<Float>, count: Int, mean: Float = 0, std: Float = 1,
                                   seed: UInt64, offset: UInt64 = 0) {
         let rng = CounterRNG(seed: seed)
-        parallelFor((count + 3) / 4, minChunk: 1 << 10) { r in
-            let lo = UInt64(r.lowerBound * 4), hi = UInt64(min(count, r.upperBound * 4))
-            var k = offset + lo
-            let end = offset + hi
-            while k < end {
-                let q = k >> 2
-                let b = rng.block(q)
-                let z = boxMuller(b)
-                var lane = Int(k & 3)
-                while lane < 4 && k < end {
-                    ptr[Int(k - offset)] = mean + std * z[lane]
-                    k += 1; lane += 1
-                }
+        forEachUnit(count: count, offset: offset, edge: { i in ptr[i] = mean + std * rng.normal(at: offset + UInt64(i)) }) { unit, i0 in
+            let (a, b, c, d) = rng.unitWords(unit)
+            for lane in 0..<16 {
+                ptr[i0 + lane] = mean + std * boxMuller(a[lane], b[lane], sine: false)
+                ptr[i0 + 16 + lane] = mean + std * boxMuller(a[lane], b[lane], sine: true)
+                ptr[i0 + 32 + lane] = mean + std * boxMuller(c[lane], d[lane], sine: false)
+                ptr[i0 + 48 + lane] = mean + std * boxMuller(c[lane], d[lane], sine: true)
             }
         }
     }
-
-    /// Four standard normals from one block: u1 ∈ (0, 1] (never 0, so the log is finite),
-    /// radius √(−2 ln u1), angle 2π·u2; computed in Double and rounded once.
-    @inlinable static func boxMuller(_ b: (UInt32, UInt32, UInt32, UInt32)) -> SIMD4<Float> {
-        func pair(_ a: UInt32, _ c: UInt32) -> (Float, Float) {
-            let u1 = (Double(a >> 8) + 1) * 0x1p-24
-            let u2 = Double(c >> 8) * 0x1p-24
-            let rad = (-2 * Foundation.log(u1)).squareRoot()
-            let th = 2 * Double.pi * u2
-            return (Float(rad * Foundation.cos(th)), Float(rad * Foundation.sin(th)))
-        }
-        let (z0, z1) = pair(b.0, b.1)
-        let (z2, z3) = pair(b.2, b.3)
-        return SIMD4(z0, z1, z2, z3)
-    }
-
-    /// Normal of element `index` (as ``fillNormal(_:count:mean:std:seed:offset:)`` with mean 0, std 1).
-    public func normal(at index: UInt64) -> Float { CounterRNG.boxMuller(block(index >> 2))[Int(index & 3)] }
 
     /// The integer threshold t with (bits >> 8) ≥ t ⇔ uniform(bits) ≥ p, i.e. "kept" has
     /// probability 1 − p on the 2^24 grid.
@@ -166,23 +216,25 @@ extension CPUKernels {
         }
         let s: Float = p >= 1 ? 0 : 1 / (1 - p)
         let threshold = CounterRNG.keepThreshold(p)
+        let thr = SIMD16<Int32>(repeating: Int32(threshold))
         let rng = CounterRNG(seed: seed)
-        parallelFor((count + 3) / 4, minChunk: 1 << 12) { r in
-            let lo = r.lowerBound * 4, hi = min(count, r.upperBound * 4)
-            var i = lo
-            while i < hi {
-                let k = offset + UInt64(i)
-                let b = rng.block(k >> 2)
-                var lane = Int(k & 3)
-                while lane < 4 && i < hi {
-                    let w: UInt32
-                    switch lane { case 0: w = b.0; case 1: w = b.1; case 2: w = b.2; default: w = b.3 }
-                    let keep = (w >> 8) >= threshold
-                    y[i] = keep ? x[i] * s : 0
-                    mask?[i] = keep ? 1 : 0
-                    i += 1; lane += 1
+        CounterRNG.forEachUnit(count: count, offset: offset, edge: { i in
+            let keep = (rng.bits(at: offset + UInt64(i)) >> 8) >= threshold
+            y[i] = keep ? x[i] * s : 0
+            mask?[i] = keep ? 1 : 0
+        }) { unit, i0 in
+            let (a, b, c, d) = rng.unitWords(unit)
+            @inline(__always) func apply(_ w: U16x, _ i: Int) {
+                // kept ⇔ (w >> 8) ≥ threshold ⇔ not (threshold > w >> 8); both below 2^25.
+                let keep = ~greater(thr, unsafeBitCast(w &>> 8, to: SIMD16<Int32>.self))
+                store16(floatsOf(intsOf(load16(x + i) * s) & keep), y + i)
+                if let m = mask {
+                    var bytes = SIMD16<UInt8>()
+                    for k in 0..<16 { bytes[k] = UInt8(truncatingIfNeeded: keep[k] & 1) }
+                    UnsafeMutableRawPointer(m + i).storeBytes(of: bytes, as: SIMD16<UInt8>.self)
                 }
             }
+            apply(a, i0); apply(b, i0 + 16); apply(c, i0 + 32); apply(d, i0 + 48)
         }
     }
 }

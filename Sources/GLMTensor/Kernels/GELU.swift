@@ -47,25 +47,21 @@ let invSqrt2Pi: Float = 0.39894228040143268
 }
 
 @_transparent func geluErf(_ x: F16x) -> F16x {
-    var y = x * normalCDFPDF(x).cdf
-    y.replace(with: x, where: x .!= x)
-    return y
+    x * normalCDFPDF(x).cdf
 }
 
 /// d/dx of erf-GELU: Φ(x) + x·φ(x).
 @_transparent func geluErfGrad(_ x: F16x) -> F16x {
     let (cdf, pdf) = normalCDFPDF(x)
-    var g = cdf + x * pdf
-    g.replace(with: x, where: x .!= x)
-    return g
+    return cdf + x * pdf
 }
 
 @_transparent func geluTanh(_ x: F16x) -> F16x { geluTanhCore(x).y }
 
-enum GELUTanhOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { geluTanh(x) } }
-enum GELUErfOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { geluErf(x) } }
-enum GELUTanhBackOp: SIMDZip { @inline(__always) static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluTanhGrad(x) * dy } }
-enum GELUErfBackOp: SIMDZip { @inline(__always) static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluErfGrad(x) * dy } }
+enum GELUTanhOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { geluTanh(x) } }
+enum GELUErfOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { geluErf(x) } }
+enum GELUTanhBackOp: SIMDZip { @_transparent static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluTanhGrad(x) * dy } }
+enum GELUErfBackOp: SIMDZip { @_transparent static func apply(_ x: F16x, _ dy: F16x) -> F16x { geluErfGrad(x) * dy } }
 
 extension CPUKernels {
     /// `y = gelu(x)`; `x`, `y`: [count] (may alias).

@@ -117,3 +117,19 @@ protocol SIMDMap { static func apply(_ x: F16x) -> F16x }
 
 /// A two-input elementwise SIMD function, as ``SIMDMap``.
 protocol SIMDZip { static func apply(_ a: F16x, _ b: F16x) -> F16x }
+
+typealias I16x = SIMD16<Int32>
+
+// Integer lane comparisons of the standard library (`.>` on SIMD16<Int32>) compile to a branchy
+// loop over the lanes, so the conversions and dropout build their masks arithmetically: for
+// 0 ≤ a, b < 2^31, b − a cannot overflow and its sign bit is a > b; shifting it across the lane
+// gives an all-ones/all-zeros mask, and selects are and/or on it.
+
+/// All ones where a > b (0 ≤ a, b < 2^31).
+@_transparent func greater(_ a: I16x, _ b: I16x) -> I16x { (b &- a) &>> 31 }
+
+/// `m ? a : b` for an all-ones/all-zeros mask.
+@_transparent func select(_ m: I16x, _ a: I16x, _ b: I16x) -> I16x { (a & m) | (b & ~m) }
+
+@_transparent func intsOf(_ v: F16x) -> I16x { unsafeBitCast(v, to: I16x.self) }
+@_transparent func floatsOf(_ v: I16x) -> F16x { unsafeBitCast(v, to: F16x.self) }

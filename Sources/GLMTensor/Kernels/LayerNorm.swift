@@ -12,30 +12,57 @@ extension CPUKernels {
                                         rstd: UnsafeMutablePointer<Float>, rows: Int, cols: Int, eps: Float = 1e-5) {
         parallelFor(rows, minChunk: max(1, (1 << 14) / max(1, cols))) { r in
             for row in r {
-                let xp = x + row * cols, yp = y + row * cols
-                var acc = F16x()
-                var j = 0
-                while j + 16 <= cols { acc += load16(xp + j); j += 16 }
-                var s = acc.sum()
-                while j < cols { s += xp[j]; j += 1 }
-                let mu = s / Float(cols)
-                var acc2 = F16x()
-                j = 0
-                while j + 16 <= cols { let d = load16(xp + j) - mu; acc2 = acc2.addingProduct(d, d); j += 16 }
-                var v = acc2.sum()
-                while j < cols { let d = xp[j] - mu; v += d * d; j += 1 }
-                let rs = 1 / (v / Float(cols) + eps).squareRoot()
-                mean[row] = mu
-                rstd[row] = rs
-                j = 0
-                while j + 16 <= cols {
-                    let n = (load16(xp + j) - mu) * rs
-                    store16(n * load16(weight + j) + load16(bias + j), yp + j)
-                    j += 16
-                }
-                while j < cols { yp[j] = (xp[j] - mu) * rs * weight[j] + bias[j]; j += 1 }
+                layerNormRow(x + row * cols, weight, bias, y + row * cols, &mean[row], &rstd[row], cols, eps)
             }
         }
+    }
+
+    /// Fused residual add + layer norm (the pre-LN block boundary): `x += delta` in place (x is
+    /// the residual stream and keeps the sum), then `y = layerNorm(x)` as
+    /// ``layerNormForward(_:weight:bias:_:mean:rstd:rows:cols:eps:)``, with the row still in L1.
+    /// `x`, `delta`, `y`: [rows, cols]; `weight`, `bias`: [cols]; `mean`, `rstd`: [rows].
+    /// The backward is ``layerNormBackward(dY:_:weight:mean:rstd:dX:dWeight:dBias:rows:cols:)``
+    /// on the updated x, its dX being the gradient of both summands.
+    public static func residualLayerNormForward(_ x: UnsafeMutablePointer<Float>, delta: UnsafePointer<Float>,
+                                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                                _ y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                                                rstd: UnsafeMutablePointer<Float>, rows: Int, cols: Int, eps: Float = 1e-5) {
+        parallelFor(rows, minChunk: max(1, (1 << 14) / max(1, cols))) { r in
+            for row in r {
+                let xp = x + row * cols, dp = delta + row * cols
+                var j = 0
+                while j + 16 <= cols { store16(load16(xp + j) + load16(dp + j), xp + j); j += 16 }
+                while j < cols { xp[j] += dp[j]; j += 1 }
+                layerNormRow(xp, weight, bias, y + row * cols, &mean[row], &rstd[row], cols, eps)
+            }
+        }
+    }
+
+    /// One row of the layer norm forward (x and y may alias).
+    @inline(__always) static func layerNormRow(_ xp: UnsafePointer<Float>, _ weight: UnsafePointer<Float>,
+                                               _ bias: UnsafePointer<Float>, _ yp: UnsafeMutablePointer<Float>,
+                                               _ mean: inout Float, _ rstd: inout Float, _ cols: Int, _ eps: Float) {
+        var acc = F16x()
+        var j = 0
+        while j + 16 <= cols { acc += load16(xp + j); j += 16 }
+        var s = acc.sum()
+        while j < cols { s += xp[j]; j += 1 }
+        let mu = s / Float(cols)
+        var acc2 = F16x()
+        j = 0
+        while j + 16 <= cols { let d = load16(xp + j) - mu; acc2 = acc2.addingProduct(d, d); j += 16 }
+        var v = acc2.sum()
+        while j < cols { let d = xp[j] - mu; v += d * d; j += 1 }
+        let rs = 1 / (v / Float(cols) + eps).squareRoot()
+        mean = mu
+        rstd = rs
+        j = 0
+        while j + 16 <= cols {
+            let n = (load16(xp + j) - mu) * rs
+            store16(n * load16(weight + j) + load16(bias + j), yp + j)
+            j += 16
+        }
+        while j < cols { yp[j] = (xp[j] - mu) * rs * weight[j] + bias[j]; j += 1 }
     }
 
     /// Backward of ``layerNormForward(_:weight:bias:_:mean:rstd:rows:cols:eps:)``, all three

@@ -33,7 +33,7 @@ import Foundation
     let b = floatsOf(unsafeBitCast((k2 &+ 127) &<< 23, to: U16x.self))
     var result = (y * a) * b
     result.replace(with: Float.infinity, where: x .> 88.72283)
-    result.replace(with: x, where: x .!= x)
+    // NaN needs no case of its own: the compare-and-blend clamp keeps it and it poisons y.
     return result
 }
 
@@ -52,8 +52,7 @@ import Foundation
     var large = (1 - e) / (1 + e)
     large.replace(with: -large, where: x .< 0)
     var result = small
-    result.replace(with: large, where: ax .>= 0.625)
-    result.replace(with: x, where: x .!= x)
+    result.replace(with: large, where: ax .>= 0.625)  // NaN fails the compare and stays in `small`
     return result
 }
 
@@ -110,8 +109,7 @@ let erfSeriesLimit: Float = 0.75
     var large = 1 - verfcPositive(ax, zz: hi, zzLo: zzLo)
     large.replace(with: -large, where: x .< 0)
     var result = verfSmall(x)
-    result.replace(with: large, where: ax .>= erfSeriesLimit)
-    result.replace(with: x, where: x .!= x)
+    result.replace(with: large, where: ax .>= erfSeriesLimit)  // NaN stays in the series branch
     return result
 }
 
@@ -154,6 +152,6 @@ extension CPUKernels {
     }
 }
 
-enum ExpOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { vexp(x) } }
-enum TanhOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { vtanh(x) } }
-enum ErfOp: SIMDMap { @inline(__always) static func apply(_ x: F16x) -> F16x { verf(x) } }
+enum ExpOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { vexp(x) } }
+enum TanhOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { vtanh(x) } }
+enum ErfOp: SIMDMap { @_transparent static func apply(_ x: F16x) -> F16x { verf(x) } }

@@ -474,6 +474,8 @@ def checkpoint_fixtures():
     # Views and shared storage: offsets, a transposed (non-contiguous) view, the same tensor twice,
     # and a tensor that is a strided slice; expected contiguous values in views.safetensors.
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8.0
+    with_attribute = torch.tensor([1.5, -2.0])
+    with_attribute.note = "hello"
     views = {
         "base": base,
         "rows": base[1:3],            # storage offset 6
@@ -482,9 +484,11 @@ def checkpoint_fixtures():
         "cols": base[:, 2:5],         # offset 2, strides (6, 1), not contiguous
         "scalar": torch.tensor(3.5),  # 0-d
         "half_view": torch.arange(8, dtype=torch.float16)[::2],  # stride 2
+        "parameter": torch.nn.Parameter(torch.arange(3, dtype=torch.float32)),  # _rebuild_parameter
+        "with_attribute": with_attribute,  # _rebuild_from_type_v2 (a tensor carrying a Python attribute)
     }
     torch_save(views, os.path.join(F, "views.bin"))
-    save_file({k: v.contiguous().clone() for k, v in views.items()}, os.path.join(F, "views.safetensors"))
+    save_file({k: v.detach().contiguous().clone() for k, v in views.items()}, os.path.join(F, "views.safetensors"))
     # The legacy (pre-1.6, non-zip) torch.save format (its storage keys are memory addresses, so
     # these two files change on every regeneration).
     torch_save(sd, os.path.join(F, "legacy.bin"), _use_new_zipfile_serialization=False)

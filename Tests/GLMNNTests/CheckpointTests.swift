@@ -293,6 +293,15 @@ final class CheckpointTests: XCTestCase {
         try PyTorchCheckpoint.writeOfficial(try reference(), to: official, tag: "1000", iteration: 1000)
         XCTAssertEqual(try String(contentsOf: official.appendingPathComponent("latest_checkpointed_iteration.txt"), encoding: .utf8), "1000")
         try assertMatchesReference(try CheckpointLoader.load(official))
+        // DeepSpeed's tracker name.
+        try FileManager.default.moveItem(at: official.appendingPathComponent("latest_checkpointed_iteration.txt"),
+                                         to: official.appendingPathComponent("latest"))
+        try assertMatchesReference(try CheckpointLoader.load(official))
+        // A tracker naming a tag folder that does not exist.
+        try Data("global_step7\n".utf8).write(to: official.appendingPathComponent("latest"))
+        assertThrowsKind({ try CheckpointLoader.load(official) }, mentioning: [official.path, "global_step7/mp_rank_00_model_states.pt"]) {
+            if case .noCheckpoint = $0 { return true }; return false
+        }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
         XCTAssertEqual(leftovers, [])
     }
@@ -321,6 +330,21 @@ final class CheckpointTests: XCTestCase {
             try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(to: dir.appendingPathComponent(name))
             assertThrows(.missingKeys(["glm.lost.weight"], file: dir.appendingPathComponent(name).path)) { try CheckpointLoader.load(dir) }
         }
+    }
+
+    func testOverwritingTheFileBeingReadIsSafe() throws {
+        let url = try temporaryFolder().appendingPathComponent("model.safetensors")
+        try FileManager.default.copyItem(at: fixture("model.safetensors"), to: url)
+        let mapped = try SafeTensors.read(url)  // slices of a mapping of `url`
+        let halves = mapped.mapValues { $0.converted(to: .bf16) }
+        try SafeTensors.write(mapped.merging(halves.map { ("bf16." + $0.key, $0.value) }) { a, _ in a }, to: url)
+        try assertMatchesReference(mapped)  // the old mapping is intact
+        let back = try SafeTensors.read(url)
+        XCTAssertEqual(back.count, 58)
+        try assertMatchesReference(back.filter { !$0.key.hasPrefix("bf16.") })
+        try assertMatchesReference(Dictionary(uniqueKeysWithValues: back.filter { $0.key.hasPrefix("bf16.") }.map { (String($0.key.dropFirst(5)), $0.value) }),
+                                   relTol: 1.0 / 256)
+        XCTAssertEqual(back["word_embeddings.weight"]?.converted(to: .f32).dtype, .f32)
     }
 
     func testWriteIntoMissingFolderFailsCleanly() throws {

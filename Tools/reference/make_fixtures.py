@@ -275,6 +275,39 @@ def incremental_case(model, model_name, case_name, seed):
     print(f"case-{case_name}: c={c} k={k}")
 
 
+def train_steps_case(model, model_name, case_name, batch_case: str, steps: int = 3):
+    """Spec §5 optimizer on one fixed batch (eval mode, no dropout), float64: per step the loss, the
+    global gradient norm before clipping, clipping to 1.0, then decoupled AdamW (β 0.9/0.98, ε 1e-6,
+    lr 1e-3, weight decay 0.1 except on biases and LayerNorm parameters). Expected: the parameters
+    after the last step, `param.<key>`."""
+    with open(os.path.join(GLM_FIX, f"case-{batch_case}.json")) as f:
+        case = json.load(f)
+    m = f64_copy(model)
+    hp = {"lr": 1e-3, "betas": [0.9, 0.98], "eps": 1e-6, "weight_decay": 0.1, "clip_grad_norm": 1.0, "steps": steps}
+    no_decay = [p for k, p in m.named_parameters() if k.endswith(".bias") or "layernorm" in k]
+    decay = [p for k, p in m.named_parameters() if not (k.endswith(".bias") or "layernorm" in k)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=hp["lr"], betas=tuple(hp["betas"]), eps=hp["eps"])
+    ids, pos = torch.tensor(case["input_ids"]), torch.tensor(case["position_ids"])
+    mask = torch.tensor(case["attention_mask"])
+    losses, norms = [], []
+    for _ in range(steps):
+        logits, _ = m(ids, pos, mask)
+        loss = glm_loss(logits, torch.tensor(case["targets"]), torch.tensor(case["loss_mask"]))
+        opt.zero_grad()
+        loss.backward()
+        norms.append(float(torch.nn.utils.clip_grad_norm_(m.parameters(), hp["clip_grad_norm"])))
+        losses.append(float(loss.detach()))
+        opt.step()
+    doc = {"description": train_steps_case.__doc__.strip().replace("\n    ", " "), "model": f"model-{model_name}",
+           "batch": f"case-{batch_case}.json", "hyperparameters": hp, "no_weight_decay": "keys ending in .bias or containing layernorm",
+           "losses": losses, "grad_norms_before_clip": norms}
+    with open(os.path.join(GLM_FIX, f"{case_name}.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    save_file({f"param.{k}": f32t(p) for k, p in m.named_parameters()}, os.path.join(GLM_FIX, f"{case_name}.expected.safetensors"))
+    print(f"{case_name}: losses {[round(x, 5) for x in losses]}, grad norms {[round(x, 4) for x in norms]}")
+
+
 def train_counting_model(cfg: GLMConfig, seed: int, steps: int = 400) -> GLMModel:
     """A tiny model trained (float32, dropout on, AdamW) to fill blanks in runs of consecutive ids.
 
@@ -474,6 +507,8 @@ def checkpoint_fixtures():
     # Views and shared storage: offsets, a transposed (non-contiguous) view, the same tensor twice,
     # and a tensor that is a strided slice; expected contiguous values in views.safetensors.
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 8.0
+    with_attribute = torch.tensor([1.5, -2.0])
+    with_attribute.note = "hello"
     views = {
         "base": base,
         "rows": base[1:3],            # storage offset 6
@@ -482,9 +517,11 @@ def checkpoint_fixtures():
         "cols": base[:, 2:5],         # offset 2, strides (6, 1), not contiguous
         "scalar": torch.tensor(3.5),  # 0-d
         "half_view": torch.arange(8, dtype=torch.float16)[::2],  # stride 2
+        "parameter": torch.nn.Parameter(torch.arange(3, dtype=torch.float32)),  # _rebuild_parameter
+        "with_attribute": with_attribute,  # _rebuild_from_type_v2 (a tensor carrying a Python attribute)
     }
     torch_save(views, os.path.join(F, "views.bin"))
-    save_file({k: v.contiguous().clone() for k, v in views.items()}, os.path.join(F, "views.safetensors"))
+    save_file({k: v.detach().contiguous().clone() for k, v in views.items()}, os.path.join(F, "views.safetensors"))
     # The legacy (pre-1.6, non-zip) torch.save format (its storage keys are memory addresses, so
     # these two files change on every regeneration).
     torch_save(sd, os.path.join(F, "legacy.bin"), _use_new_zipfile_serialization=False)
@@ -535,6 +572,7 @@ def main():
     simple_case(erf, "erf", "causal-erf", 14, 1, 12, lambda s: 0,
                 "Pure causal LM on the erf-GELU, V=200 model.")
     explicit_case(tiny, "tiny", "explicit-tiny", seed=15)
+    train_steps_case(tiny, "tiny", "train-adamw-tiny", "blank-tiny")
     incremental_case(tiny, "tiny", "incremental-tiny", seed=16)
     counting = train_counting_model(GLMConfig(num_layers=2, hidden_size=32, num_attention_heads=4, vocab_size=128,
                                               max_sequence_length=32, gelu="tanh"), seed=3)

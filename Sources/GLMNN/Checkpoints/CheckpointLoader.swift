@@ -10,9 +10,9 @@ public enum CheckpointLoader {
     /// `torch.save` archive (`.bin`, `.pt`, zip or legacy). A folder is searched in this order:
     /// 1. `model.safetensors`, or the shards listed by `model.safetensors.index.json`;
     /// 2. `pytorch_model.bin`, or the shards listed by `pytorch_model.bin.index.json`;
-    /// 3. the official layout: `latest_checkpointed_iteration.txt` names a tag folder holding
-    ///    `mp_rank_00_model_states.pt` (and `_01`, … for model parallelism, merged per spec §8.1);
-    ///    without the tracker file, the folder itself is taken as the tag folder.
+    /// 3. the official layout: `latest_checkpointed_iteration.txt` (or DeepSpeed's `latest`) names
+    ///    a tag folder holding `mp_rank_00_model_states.pt` (and `_01`, … for model parallelism,
+    ///    merged per spec §8.1); without a tracker file, the folder itself is taken as the tag folder.
     ///
     /// Keys are normalised: leading `glm.` (Hugging Face wrapper), `module.` (DataParallel,
     /// DeepSpeed) and `model.` (classification wrappers) prefixes are stripped, repeatedly.
@@ -35,8 +35,10 @@ public enum CheckpointLoader {
             if has(index) { return try normalise(readSharded(url.appendingPathComponent(index)), file: url.appendingPathComponent(index).path) }
         }
         var tagFolder = url
-        let tracker = url.appendingPathComponent("latest_checkpointed_iteration.txt")
-        if has("latest_checkpointed_iteration.txt") {
+        // GLM's own tracker, or DeepSpeed's `latest` (same content: the tag folder's name).
+        let trackerName = has("latest_checkpointed_iteration.txt") ? "latest_checkpointed_iteration.txt" : "latest"
+        let tracker = url.appendingPathComponent(trackerName)
+        if has(trackerName) {
             guard let text = try? String(contentsOf: tracker, encoding: .utf8) else {
                 throw CheckpointError.io(file: tracker.path, detail: "cannot read the tracker file as UTF-8 text")
             }

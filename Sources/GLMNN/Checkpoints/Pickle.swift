@@ -29,6 +29,7 @@ enum AllowedGlobal {
     case rebuildTensor          // (storage, offset, size, stride): torch < 1.?, legacy files
     case rebuildParameter       // (data, requires_grad, hooks)
     case rebuildParameterWithState  // (data, requires_grad, hooks, state)
+    case rebuildFromType        // (func, type, args, state): tensors carrying Python attributes
     case storageType(StorageDType)
     case torchDType(String)
     case torchSize
@@ -42,6 +43,7 @@ enum AllowedGlobal {
             "torch._utils._rebuild_tensor": .rebuildTensor,
             "torch._utils._rebuild_parameter": .rebuildParameter,
             "torch._utils._rebuild_parameter_with_state": .rebuildParameterWithState,
+            "torch._tensor._rebuild_from_type_v2": .rebuildFromType,
             "torch.Size": .torchSize,
             "_codecs.encode": .codecsEncode,
             "torch.FloatStorage": .storageType(.f32),
@@ -54,6 +56,7 @@ enum AllowedGlobal {
             "torch.CharStorage": .storageType(.i8),
             "torch.ByteStorage": .storageType(.u8),
             "torch.BoolStorage": .storageType(.bool),
+            "torch.UntypedStorage": .storageType(.u8),
         ]
         for d in ["float32", "float", "float16", "half", "bfloat16", "float64", "double", "int64", "long",
                   "int32", "int", "int16", "int8", "uint8", "bool"] {
@@ -62,7 +65,8 @@ enum AllowedGlobal {
         // Extras of official (Megatron-style) checkpoints: RNG states and the run's arguments.
         for g in ["numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
                   "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
-                  "numpy.ndarray", "numpy.dtype", "argparse.Namespace", "torch.device"] {
+                  "numpy.ndarray", "numpy.dtype", "argparse.Namespace", "torch.device",
+                  "torch.Tensor", "torch.nn.parameter.Parameter"] {
             t[g] = .inert(g)
         }
         return t
@@ -328,6 +332,10 @@ struct Unpickler {
         case .rebuildParameter, .rebuildParameterWithState:
             guard let first = a.first else { throw fail("\(name) without arguments at byte \(at)") }
             return first
+        case .rebuildFromType:
+            // The attributes in `state` are dropped; the tensor is rebuilt by the (allowed) inner call.
+            guard a.count >= 3 else { throw fail("\(name) with unexpected arguments at byte \(at)") }
+            return try call(a[0], a[2], at: at)
         case .torchSize:
             return .tuple(a.first?.tupleItems ?? [])
         case .codecsEncode:

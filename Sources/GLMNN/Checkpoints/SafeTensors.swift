@@ -100,7 +100,9 @@ public enum SafeTensors {
     ///
     /// The bytes go to a temporary file in the destination folder which is then fsync'ed and
     /// renamed over `url`: a crash mid-write never leaves a half-written checkpoint under the
-    /// final name, and rename(2) within one folder is atomic.
+    /// final name, and rename(2) within one folder is atomic. It also makes it safe to overwrite
+    /// the very file `tensors` were read from: their mapping keeps the old inode alive, where a
+    /// truncating in-place write would pull the bytes out from under it (SIGBUS).
     ///
     /// - Throws: ``CheckpointError/io(file:detail:)`` when the folder is not writable or the disk is full.
     public static func write(_ tensors: [String: TensorData], to url: URL, metadata: [String: String] = [:]) throws {

@@ -58,6 +58,12 @@ public struct TensorData: Sendable {
         }
     }
 
+    /// The same values in another dtype (through `Float`; rounding as in ``init(dtype:shape:floats:)``).
+    /// Returns `self` unchanged, without copying, when the dtype already matches.
+    public func converted(to target: DType) -> TensorData {
+        target == dtype ? self : TensorData(dtype: target, shape: shape, floats: floats())
+    }
+
     /// A tensor of `dtype` holding `floats` (rounded to nearest-even for f16/bf16, truncated toward zero for i32).
     ///
     /// - Precondition: `floats.count` equals the product of `shape` (a programming error otherwise).

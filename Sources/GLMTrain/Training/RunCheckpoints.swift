@@ -59,6 +59,15 @@ public struct RunCheckpoints {
         try rotate(keep: keep, protect: name)
     }
 
+    /// Removes half-written checkpoints (`.step-N.tmp-PID`, `.step-N.old-PID`) that a killed run
+    /// left behind; they were never pointed at by `latest`.
+    public func removeStaleTemporaries() {
+        let fm = FileManager.default
+        for n in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where n.hasPrefix(".step-") {
+            try? fm.removeItem(at: folder.appendingPathComponent(n))
+        }
+    }
+
     /// Deletes all but the newest `keep` checkpoints (never `protect`, the one just written).
     func rotate(keep: Int, protect: String) throws {
         let fm = FileManager.default

@@ -98,6 +98,7 @@ public final class Trainer {
         schedule = config.lrSchedule()
         state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
         if resume, let dir = try checkpoints.latest() {
+            checkpoints.removeStaleTemporaries()
             state = try checkpoints.restore(dir, model: model, optimizer: optimizer)
             model.rng.seek(to: state.dropoutOffset)
             log("resumed from \(dir.lastPathComponent) (step \(state.step))")

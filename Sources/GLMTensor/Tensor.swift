@@ -56,7 +56,7 @@ public struct Tensor: @unchecked Sendable {
     /// A tensor filled with `value`.
     public static func full(_ shape: [Int], _ value: Float) -> Tensor {
         let t = Tensor(uninitialized: shape)
-        t.mutableFloats.update(repeating: value, count: t.count)
+        t.floats.update(repeating: value, count: t.count)
         return t
     }
 
@@ -85,12 +85,10 @@ public struct Tensor: @unchecked Sendable {
         precondition(dtype == .f32, "expected f32, got \(dtype)")
         return storage.pointer.assumingMemoryBound(to: Float.self) + offset
     }
-    @inlinable public var mutableFloats: UnsafeMutablePointer<Float> { floats }
     @inlinable public var int32s: UnsafeMutablePointer<Int32> {
         precondition(dtype == .i32, "expected i32, got \(dtype)")
         return storage.pointer.assumingMemoryBound(to: Int32.self) + offset
     }
-    @inlinable public var mutableInt32s: UnsafeMutablePointer<Int32> { int32s }
     /// Pointer to element [0, …] as 16-bit patterns (bf16 or f16).
     @inlinable public var halfBits: UnsafeMutablePointer<UInt16> {
         precondition(dtype == .bf16 || dtype == .f16, "expected a 16-bit dtype, got \(dtype)")

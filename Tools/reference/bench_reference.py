@@ -29,7 +29,11 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from glm_ref import GLMConfig, GLMModel, glm_loss, gelu, MASK_VALUE  # noqa: E402
 
-BASE = dict(num_layers=12, hidden_size=768, num_attention_heads=12, vocab_size=30592, max_sequence_length=512)
+SHAPES = {
+    "glm-base": dict(num_layers=12, hidden_size=768, num_attention_heads=12, vocab_size=30592, max_sequence_length=512),
+    "glm-small": dict(num_layers=4, hidden_size=256, num_attention_heads=4, vocab_size=30592, max_sequence_length=256),
+}
+BASE = dict(SHAPES["glm-base"])
 
 
 def timed(fn, warmup, steps):
@@ -136,7 +140,11 @@ def main():
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--model", choices=sorted(SHAPES), default="glm-base",
+                    help="model shape (glm-small is the embedded `glm pretrain` default)")
     args = ap.parse_args()
+    BASE.clear()
+    BASE.update(SHAPES[args.model])
     torch.set_num_threads(args.threads)
     results = {"torch": torch.__version__, "threads": args.threads, "model": BASE}
     if args.only in (None, "train"):

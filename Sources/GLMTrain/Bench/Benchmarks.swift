@@ -1,5 +1,6 @@
 import Foundation
 import GLM
+import GLMData
 import GLMNN
 import GLMTensor
 
@@ -30,7 +31,15 @@ public enum Benchmarks {
         return ts.sorted()[ts.count / 2]
     }
 
-    public static func run(parts: Set<String>, repeats: Int, log: (String) -> Void) throws -> Report {
+    /// Shapes of the train and decode measurements (the issues quote GLM-Base, batch 4 × 512).
+    public struct Shapes: Sendable {
+        public var model = "glm-base"
+        public var batch = 4
+        public var seq = 512
+        public init() {}
+    }
+
+    public static func run(parts: Set<String>, repeats: Int, shapes: Shapes = Shapes(), log: (String) -> Void) throws -> Report {
         var r = Report()
         // The layer MFU needs the GEMM rate of this same run as its denominator.
         var sgemmRate = 0.0
@@ -55,22 +64,32 @@ public enum Benchmarks {
             log(String(format: "GLM layer h512 n8 s256 b8 fwd+bwd: %.1f ms, %.1f GFLOP/s, MFU %.3f (vs sgemm %.1f)",
                        sec * 1000, flops / sec / 1e9, mfu, sgemmRate))
         }
+        guard let modelConfig = GLMConfig.presets[shapes.model] else {
+            throw GLMError.invalidConfig("unknown model preset '\(shapes.model)'")
+        }
+        let tag = shapes.model.replacingOccurrences(of: "-", with: "_")
         if parts.contains("train") {
             for bf16 in [false, true] {
-                let (tps, flops) = try trainStep(config: GLMConfig.presets["glm-base"]!, batch: 4, seq: 512, bf16: bf16,
+                let (tps, flops) = try trainStep(config: modelConfig, batch: shapes.batch, seq: shapes.seq, bf16: bf16,
                                                  repeats: max(2, min(repeats, 3)))
-                let key = bf16 ? "train_glm_base_bf16_tokens_per_s" : "train_glm_base_f32_tokens_per_s"
-                r.set(key, tps)
+                r.set("train_\(tag)_\(bf16 ? "bf16" : "f32")_tokens_per_s", tps)
                 let mfu = tps * flops / (sgemmRate * 1e9)
-                log(String(format: "GLM-Base train step (b4 s512, %@): %.1f tokens/s, MFU %.3f", bf16 ? "bf16" : "f32", tps, mfu))
+                r.set("train_\(tag)_\(bf16 ? "bf16" : "f32")_mfu", mfu)
+                log(String(format: "%@ train step (b%d s%d, %@): %.1f tokens/s, MFU %.3f", shapes.model, shapes.batch, shapes.seq,
+                           bf16 ? "bf16" : "f32", tps, mfu))
             }
         }
         if parts.contains("decode") {
             for bf16 in [false, true] {
-                let tps = try decode(config: GLMConfig.presets["glm-base"]!, context: 128, newTokens: 64, bf16: bf16)
-                r.set(bf16 ? "decode_glm_base_bf16_tokens_per_s" : "decode_glm_base_f32_tokens_per_s", tps)
-                log(String(format: "GLM-Base decode (ctx 128, 64 new, b1, %@): %.1f tokens/s", bf16 ? "bf16" : "f32", tps))
+                let tps = try decode(config: modelConfig, context: 128, newTokens: 64, bf16: bf16)
+                r.set("decode_\(tag)_\(bf16 ? "bf16" : "f32")_tokens_per_s", tps)
+                log(String(format: "%@ decode (ctx 128, 64 new, b1, %@): %.1f tokens/s", shapes.model, bf16 ? "bf16" : "f32", tps))
             }
+        }
+        if parts.contains("data") {
+            let c = try CollatorBenchmark.run(config: .glmBase, seqLength: 512, batchSize: 16, minBatches: 20, minSeconds: 1)
+            r.set("collator_tokens_per_s", c.tokensPerSecond)
+            log(String(format: "collator (glm-base mix, 16×512, one thread): %.3g tokens/s", c.tokensPerSecond))
         }
         return r
     }
@@ -124,8 +143,10 @@ public enum Benchmarks {
         let n = batch * seq
         var ids = [Int32](), pos = [Int32](), tgt = [Int32](), lm = [Float]()
         var g = SplitMix(seed: 11)
+        // The same batch shape as Tools/reference/bench_reference.py: Part A is the first half
+        // (sep = seq/2), the loss covers the second half.
+        let sep = seq / 2
         for _ in 0..<batch {
-            let sep = seq * 3 / 4
             ids += (0..<seq).map { _ in Int32(g.next() % UInt64(config.vocabSize - 100)) }
             pos += (0..<seq).map { Int32($0 < sep ? $0 : sep / 2) }
             pos += (0..<seq).map { Int32($0 < sep ? 0 : $0 - sep + 1) }
@@ -134,7 +155,7 @@ public enum Benchmarks {
         }
         let idT = try Tensor(int32: ids, shape: [batch, seq]), posT = try Tensor(int32: pos, shape: [batch, 2, seq])
         let tT = try Tensor(int32: tgt, shape: [batch, seq]), mT = try Tensor(lm, shape: [batch, seq])
-        let seps = [Int32](repeating: Int32(seq * 3 / 4), count: batch)
+        let seps = [Int32](repeating: Int32(sep), count: batch)
         let s = try time(repeats) {
             model.store.zeroGrad()
             let loss = try model.loss(inputIds: idT, positionIds: posT, mask: .separators(seps), targets: tT, lossMask: mT)
@@ -144,6 +165,7 @@ public enum Benchmarks {
             if bf16 { model.store.refreshBF16() }
         }
         let h = config.hiddenSize
+        // Model FLOPs as the reference computes them (logits on every row), so MFU compares like with like.
         let perToken = 3 * (Double(config.numLayers) * layerFlopsPerToken(hidden: h, seq: seq) + 2 * Double(h * config.vocabSize))
         return (Double(n) / s, perToken)
     }

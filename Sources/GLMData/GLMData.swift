@@ -1,2 +1,0 @@
-/// The `GLMData` layer of swift-glm (see docs/architecture.md).
-public enum GLMDataModule {}

@@ -92,3 +92,46 @@ func checkGoldens(_ tok: any TextTokenizer, _ lines: [GoldenLine]) -> (idMismatc
         #expect(r.decodeMismatches == 0)
     }
 }
+
+/// Every scalar up to U+2FFFF in a few contexts, against block hashes of the `tokenizers` ids
+/// (see Tools/goldens/make_codepoint_goldens.py).
+@Suite struct EveryCodePointTests {
+    struct Hashes: Decodable { let lines: Int; let block: Int; let bert: [String]; let gpt2: [String]
+        enum CodingKeys: String, CodingKey { case lines, block, bert = "bert-base-uncased", gpt2 }
+    }
+
+    static func blockHashes(_ tok: any TextTokenizer, block: Int) -> (hashes: [String], lines: Int) {
+        var cps = [UInt32]()
+        for cp in UInt32(1)..<0x30000 where !(0xD800..<0xE000).contains(cp) && cp != 0x0A && cp != 0x0D { cps.append(cp) }
+        var out = [String]()
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for (i, cp) in cps.enumerated() {
+            let c = String(Character(Unicode.Scalar(cp)!))
+            let line = "x " + c + "b a" + c + "1 " + c + c + " é" + c
+            for b in (tok.encode(line).map(String.init).joined(separator: ",") + "\n").utf8 {
+                h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3
+            }
+            if (i + 1) % block == 0 || i + 1 == cps.count {
+                out.append(String(h, radix: 16).leftPadded(16))
+                h = 0xcbf2_9ce4_8422_2325
+            }
+        }
+        return (out, cps.count)
+    }
+
+    @Test func bertAndGPT2AgreeOnEveryScalar() throws {
+        let g = try JSONDecoder().decode(Hashes.self, from: Data(contentsOf: Paths.golden("codepoints.json")))
+        let bert = try WordPieceTokenizer(vocabFile: Paths.bert.appendingPathComponent("vocab.txt"))
+        let gpt2 = try ByteLevelBPETokenizer(vocabFile: Paths.gpt2.appendingPathComponent("encoder.json"), mergesFile: Paths.gpt2.appendingPathComponent("vocab.bpe"))
+        for (name, tok, want) in [("bert", bert as any TextTokenizer, g.bert), ("gpt2", gpt2, g.gpt2)] {
+            let (got, n) = EveryCodePointTests.blockHashes(tok, block: g.block)
+            #expect(n == g.lines)
+            let bad = zip(got, want).enumerated().filter { $0.element.0 != $0.element.1 }.map { String(format: "U+%04X…", $0.offset * g.block) }
+            #expect(bad.isEmpty, "\(name): blocks differ starting near \(bad.prefix(8))")
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}

@@ -206,14 +206,33 @@ public struct GLMTokenizer: Sendable {
     /// encoded on its own. `addSpecial` wraps the result as `[CLS] … eos`, as the official
     /// generation and cloze code does.
     public func encode(_ text: String, addSpecial: Bool = false) -> [Int] {
-        var ids = [Int]()
-        if addSpecial { ids.append(commands.cls) }
         // The official code returns nothing for whitespace-only text.
-        if !text.unicodeScalars.allSatisfy(GLMTokenizer.isPythonSpace) {
+        guard !GLMTokenizer.isBlank(text) else { return addSpecial ? [commands.cls, commands.eos] : [] }
+        var s = text
+        // Every command string starts with "[" or "<"; most text has neither and skips the scan.
+        let mayHaveCommands = s.withUTF8 { $0.contains { $0 == 0x5B || $0 == 0x3C } }
+        var ids: [Int]
+        if mayHaveCommands {
+            ids = addSpecial ? [commands.cls] : []
             encodePieces(text, into: &ids)
+        } else if addSpecial {
+            ids = [commands.cls] + self.text.encode(text)
+        } else {
+            ids = self.text.encode(text)
         }
         if addSpecial { ids.append(commands.eos) }
         return ids
+    }
+
+    /// Python's `not text.strip()`.
+    static func isBlank(_ text: String) -> Bool {
+        for u in text.unicodeScalars {
+            let v = u.value
+            if v < 0x80 {
+                if !(v == 32 || (v >= 9 && v <= 13) || (v >= 0x1C && v <= 0x1F)) { return false }
+            } else if !isPythonSpace(u) { return false }
+        }
+        return true
     }
 
     /// Python's `str.isspace`, used by the official `strip`/`rstrip` calls.

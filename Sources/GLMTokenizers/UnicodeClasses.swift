@@ -87,3 +87,13 @@ func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
         out.append(UInt8(0x80 | ((v >> 6) & 0x3F))); out.append(UInt8(0x80 | (v & 0x3F)))
     }
 }
+
+/// Length of the UTF-8 sequence starting at `i`, from its lead byte, never past `n`. Used where bytes
+/// come from a model file (normaliser output) rather than from a Swift string, so they are not
+/// trusted to be valid; a stray continuation byte counts as one.
+@inline(__always)
+func scalarLength(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int {
+    let b = p[i]
+    let len = b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
+    return min(len, n - i)
+}

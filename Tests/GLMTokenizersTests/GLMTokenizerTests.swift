@@ -206,3 +206,46 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         #expect(message { try WordPieceTokenizer(vocabFile: empty.appendingPathComponent("vocab.txt")) }.contains("vocab.txt: cannot read"))
     }
 }
+
+/// Damaged inputs must give an error or a result, never a trap.
+@Suite struct RobustnessTests {
+    struct LCG { var s: UInt64; mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 } }
+
+    /// Reaching the end without a trap is the assertion: each damaged model either loads or throws.
+    @Test func corruptedModelsNeverTrap() throws {
+        var rng = LCG(s: 42)
+        for name in ["sp-bpe.model", "sp-unigram.model", "sp-unigram-nobf.model"] {
+            let original = [UInt8](try Data(contentsOf: Paths.golden(name)))
+            for _ in 0..<60 {
+                var bytes = original
+                for _ in 0..<(1 + Int(rng.next() % 8)) { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(rng.next() & 0xFF) }
+                if rng.next() % 4 == 0 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count))) }
+                guard let t = try? SentencePieceTokenizer(modelData: bytes, file: name) else { continue }
+                for s in ["Hello  wörld 😀 ｶﾀｶﾅ", "", "   ", "中文<n>"] { _ = t.decode(t.encode(s)) }
+                _ = t.decode([-1, 0, 1, 5, 100_000])
+            }
+        }
+    }
+
+    @Test func randomBytesThroughEveryTokenizer() throws {
+        var rng = LCG(s: 7)
+        let toks: [any TextTokenizer] = [
+            GLMEncodeTests.bert.text, GLMEncodeTests.gpt2.text,
+            try SentencePieceTokenizer(modelFile: Paths.golden("sp-bpe.model")),
+            try SentencePieceTokenizer(modelFile: Paths.golden("sp-unigram.model")),
+            try HFTokenizerJSON.load(Paths.golden("hf-unigram/tokenizer.json")),
+        ]
+        for _ in 0..<300 {
+            let n = Int(rng.next() % 64)
+            let bytes = (0..<n).map { _ in UInt8(rng.next() & 0xFF) }
+            let (text, _) = TextInput.decodeUTF8(bytes)
+            for t in toks {
+                let ids = t.encode(text)
+                #expect(ids.allSatisfy { $0 >= 0 && $0 < t.vocabularySize })
+                _ = t.decode(ids)
+            }
+            let g = GLMEncodeTests.gpt2
+            #expect(g.decode(g.text.encode(text)) == text)
+        }
+    }
+}

@@ -27,13 +27,17 @@ public struct GLMTokenizer: Sendable {
         public let name: String
         /// The string that stands for it inside text, e.g. `[MASK]`, `<|endoftext|>`.
         public let token: String
+        /// Its GLM id (an embedding row).
         public let id: Int
         /// Whitespace to the token's left is dropped when it is split out of text (glm-spec §3.5).
         public let lstrip: Bool
     }
 
+    /// The official tokenizer class these ids follow.
     public let family: Family
+    /// The plain-text tokenizer underneath (no command tokens); its ids are GLM ids unchanged.
     public let text: any TextTokenizer
+    /// The command-token ids (pad, eos, cls, sep, mask, unk, sop, eop, gMASK, sMASK) of this family.
     public let commands: CommandTokens
     /// Command tokens in the official order.
     public let commandList: [CommandToken]

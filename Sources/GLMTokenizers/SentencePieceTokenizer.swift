@@ -7,13 +7,19 @@ import Foundation
 ///
 /// The protobuf is read by hand: the target has no dependencies, and only a handful of fields matter.
 public struct SentencePieceTokenizer: TextTokenizer {
+    /// `TrainerSpec.model_type`; WORD and CHAR models are not used by GLM and are rejected.
     public enum ModelType: Int, Sendable { case unigram = 1, bpe = 2 }
     enum PieceType: Int { case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6 }
 
+    /// Segmentation algorithm of the model.
     public let modelType: ModelType
+    /// Characters no piece covers become `<0xAB>` byte pieces instead of `<unk>`.
     public let byteFallback: Bool
+    /// A `▁` is put before the text, so a word has the same pieces at the start and in the middle.
     public let addDummyPrefix: Bool
+    /// Leading, trailing and repeated spaces are removed before segmentation.
     public let removeExtraWhitespaces: Bool
+    /// Spaces become `▁` (U+2581) in pieces.
     public let escapeWhitespaces: Bool
     private let pieces: [String]
     private let scores: [Float]

@@ -9,17 +9,26 @@ import Foundation
 public struct WordPieceTokenizer: TextTokenizer {
     /// The normaliser and model settings of a BERT tokenizer (`tokenizer.json` field names in comments).
     public struct Options: Sendable, Equatable {
-        public var lowercase: Bool = true                  // normalizer.lowercase
-        /// nil: follow `lowercase`, as BERT's normaliser does.
-        public var stripAccents: Bool? = nil              // normalizer.strip_accents
-        public var cleanText: Bool = true                  // normalizer.clean_text
-        public var handleChineseChars: Bool = true         // normalizer.handle_chinese_chars
-        public var unknownToken: String = "[UNK]"          // model.unk_token
-        public var continuingSubwordPrefix: String = "##"  // model.continuing_subword_prefix
-        public var maxInputCharsPerWord: Int = 100         // model.max_input_chars_per_word
+        /// Lower-case the text (`normalizer.lowercase`; the uncased models).
+        public var lowercase: Bool = true
+        /// Drop accents (NFD, then remove Mn); nil follows `lowercase`, as BERT's normaliser does
+        /// (`normalizer.strip_accents`).
+        public var stripAccents: Bool? = nil
+        /// Remove NUL, U+FFFD and control characters, map whitespace to spaces (`normalizer.clean_text`).
+        public var cleanText: Bool = true
+        /// Put spaces around CJK ideographs so each is its own word (`normalizer.handle_chinese_chars`).
+        public var handleChineseChars: Bool = true
+        /// The piece for words the vocab cannot cover (`model.unk_token`).
+        public var unknownToken: String = "[UNK]"
+        /// Marks pieces that continue a word (`model.continuing_subword_prefix`).
+        public var continuingSubwordPrefix: String = "##"
+        /// Longer words (in characters) become one unknown token (`model.max_input_chars_per_word`).
+        public var maxInputCharsPerWord: Int = 100
+        /// BERT uncased defaults.
         public init() {}
     }
 
+    /// The settings this tokenizer was built with.
     public let options: Options
     private let tokens: [String]
     private let table: ByteStringTable

@@ -130,7 +130,8 @@ public struct GLMTokenizer: Sendable {
 
     /// Loads the tokenizer files in `folder` and picks the family.
     ///
-    /// Files, in order of preference: `vocab.txt` (BERT); `vocab.json` + `merges.txt` or `encoder.json` +
+    /// Files, in order of preference: `vocab.txt` (BERT, split as the original code's Python
+    /// `BasicTokenizer` does: ``WordPieceTokenizer/Semantics/pythonBasicTokenizer(unicodeVersion:)``); `vocab.json` + `merges.txt` or `encoder.json` +
     /// `vocab.bpe` (GPT-2, or RoBERTa when the vocab has `<s>`, `</s>`, `<mask>`); a SentencePiece `*.model`
     /// (Chinese, fixed command tokens unless told otherwise); `tokenizer.json`. A `tokenizer_config.json`
     /// or `config.json` may name the family with `"glm_family"` (a ``Family`` raw value) or the HF
@@ -171,7 +172,10 @@ public struct GLMTokenizer: Sendable {
         let text: any TextTokenizer
         let files: [URL]
         if let vocab = file("vocab.txt"), named == nil || named == .bertWordPiece {
-            text = try WordPieceTokenizer(vocabFile: vocab); files = [vocab]
+            // The original GLM code (and HF's GLMBertTokenizer) split text with the Python BasicTokenizer.
+            var o = WordPieceTokenizer.Options()
+            o.semantics = .pythonBasicTokenizer()
+            text = try WordPieceTokenizer(vocabFile: vocab, options: o); files = [vocab]
         } else if let (vocab, merges) = (file("vocab.json").flatMap { v in file("merges.txt").map { (v, $0) } })
                     ?? (file("encoder.json").flatMap { v in file("vocab.bpe").map { (v, $0) } }),
                   named == nil || named == .gpt2 || named == .roberta {

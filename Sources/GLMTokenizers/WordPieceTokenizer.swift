@@ -24,8 +24,35 @@ public struct WordPieceTokenizer: TextTokenizer {
         public var continuingSubwordPrefix: String = "##"
         /// Longer words (in characters) become one unknown token (`model.max_input_chars_per_word`).
         public var maxInputCharsPerWord: Int = 100
+        /// Whose text splitting to follow; they differ only on rare characters (see ``Semantics``).
+        public var semantics: Semantics = .huggingFaceTokenizers
+        /// With ``Semantics/pythonBasicTokenizer``: whitespace-delimited words kept whole, as
+        /// `BasicTokenizer(never_split=…)` does.
+        public var neverSplit: Set<String> = ["[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"]
         /// BERT uncased defaults.
         public init() {}
+    }
+
+    /// The two reference implementations of BERT's basic tokenization.
+    public enum Semantics: Sendable, Equatable {
+        /// Hugging Face `tokenizers` (Rust): `BertNormalizer` + `BertPreTokenizer`. What `tokenizer.json`
+        /// files mean; the goldens of `bert-base-uncased.jsonl` and `codepoints.json`.
+        case huggingFaceTokenizers
+        /// Python `BasicTokenizer` of `pytorch_pretrained_bert` (and transformers' former slow
+        /// `BertTokenizer`), which the original GLM code and the HF `GLMBertTokenizer` ran. It differs
+        /// from the Rust one in final-sigma lower-casing (`ΟΔΟΣ` → `οδος` with `ς`), in dropping
+        /// unassigned code points, in the CJK range U+2B820–U+2B91F, and in using the character tables
+        /// of Python's `unicodedata`: `unicodeVersion` says which (characters assigned later count as
+        /// unassigned). Python 3.11 has 14.0, 3.8 has 12.1.
+        case pythonBasicTokenizer(unicodeVersion: Unicode.Version = (14, 0))
+
+        public static func == (a: Semantics, b: Semantics) -> Bool {
+            switch (a, b) {
+            case (.huggingFaceTokenizers, .huggingFaceTokenizers): return true
+            case let (.pythonBasicTokenizer(x), .pythonBasicTokenizer(y)): return x.major == y.major && x.minor == y.minor
+            default: return false
+            }
+        }
     }
 
     /// The settings this tokenizer was built with.
@@ -91,12 +118,17 @@ public struct WordPieceTokenizer: TextTokenizer {
         var out = [Int]()
         out.reserveCapacity(text.utf8.count / 4 + 4)
         var s = text
+        let python: Unicode.Version?
+        if case .pythonBasicTokenizer(let v) = options.semantics { python = v } else { python = nil }
         let ascii = s.withUTF8 { buf -> Bool in
-            for b in buf where b >= 0x80 { return false }
+            // ASCII text splits the same way under both semantics, except for never-split words.
+            for b in buf where b >= 0x80 || (python != nil && b == 0x5B) { return false }
             encodeASCII(buf, into: &out)
             return true
         }
-        if !ascii { encodeGeneral(text, into: &out) }
+        if !ascii {
+            if let python { encodePython(text, version: python, into: &out) } else { encodeGeneral(text, into: &out) }
+        }
         return out
     }
 
@@ -174,6 +206,105 @@ public struct WordPieceTokenizer: TextTokenizer {
             }
         }
         if chars > 0 { wordPiece(word, chars: chars, into: &out) }
+    }
+
+    /// `BasicTokenizer.tokenize` of `pytorch_pretrained_bert`, step by step: clean text, pad CJK, split on
+    /// whitespace, then per word (unless never-split) lower-case with Python's rules, strip accents,
+    /// split off punctuation; then WordPiece.
+    private func encodePython(_ text: String, version: Unicode.Version, into out: inout [Int]) {
+        func known(_ p: Unicode.Scalar.Properties) -> Bool {
+            guard let a = p.age else { return false }
+            return a.major < version.major || (a.major == version.major && a.minor <= version.minor)
+        }
+        func category(_ u: Unicode.Scalar) -> Unicode.GeneralCategory {
+            // U+1171E was Mn until Unicode 16 reclassified it as Mc.
+            if u.value == 0x1171E && version.major < 16 { return .nonspacingMark }
+            let p = u.properties
+            return known(p) ? p.generalCategory : .unassigned
+        }
+        func isControl(_ u: Unicode.Scalar) -> Bool {
+            if u == "\t" || u == "\n" || u == "\r" { return false }
+            switch category(u) { case .control, .format, .unassigned, .privateUse, .surrogate: return true; default: return false }
+        }
+        func isWhitespace(_ u: Unicode.Scalar) -> Bool {
+            u == " " || u == "\t" || u == "\n" || u == "\r" || category(u) == .spaceSeparator
+        }
+        func isPunctuation(_ u: Unicode.Scalar) -> Bool {
+            let v = u.value
+            if (v >= 33 && v <= 47) || (v >= 58 && v <= 64) || (v >= 91 && v <= 96) || (v >= 123 && v <= 126) { return true }
+            switch category(u) {
+            case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+                 .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
+            default: return false
+            }
+        }
+        /// `str.isspace`, which `str.split()` uses.
+        func isSplitSpace(_ u: Unicode.Scalar) -> Bool { (u.value >= 0x1C && u.value <= 0x1F) || u.properties.isWhitespace }
+        func isCJK(_ v: UInt32) -> Bool {
+            (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0x3400 && v <= 0x4DBF) || (v >= 0x20000 && v <= 0x2A6DF)
+                || (v >= 0x2A700 && v <= 0x2B73F) || (v >= 0x2B740 && v <= 0x2B81F) || (v >= 0x2B820 && v <= 0x2CEAF)
+                || (v >= 0xF900 && v <= 0xFAFF) || (v >= 0x2F800 && v <= 0x2FA1F)
+        }
+        func split(_ s: String.UnicodeScalarView) -> [String.UnicodeScalarView] {
+            var words = [String.UnicodeScalarView](), cur = String.UnicodeScalarView()
+            for u in s {
+                if isSplitSpace(u) { if !cur.isEmpty { words.append(cur); cur = .init() } } else { cur.append(u) }
+            }
+            if !cur.isEmpty { words.append(cur) }
+            return words
+        }
+        /// Python's `str.lower`: full mappings, and capital sigma becomes final sigma at a word's end.
+        func pyLower(_ w: [Unicode.Scalar]) -> String.UnicodeScalarView {
+            var r = String.UnicodeScalarView()
+            for (i, u) in w.enumerated() {
+                if u.value == 0x3A3 {
+                    var j = i - 1
+                    while j >= 0 && w[j].properties.isCaseIgnorable { j -= 1 }
+                    var final = j >= 0 && w[j].properties.isCased
+                    if final && i + 1 < w.count {
+                        var k = i + 1
+                        while k < w.count && w[k].properties.isCaseIgnorable { k += 1 }
+                        final = k == w.count || !w[k].properties.isCased
+                    }
+                    r.append(Unicode.Scalar(final ? 0x3C2 : 0x3C3)!)
+                } else if u.value < 0x80 {
+                    r.append(u.value >= 65 && u.value <= 90 ? Unicode.Scalar(u.value | 0x20)! : u)
+                } else {
+                    r.append(contentsOf: u.properties.lowercaseMapping.unicodeScalars)
+                }
+            }
+            return r
+        }
+        var cleaned = String.UnicodeScalarView()
+        for u in text.unicodeScalars {
+            if u.value == 0 || u.value == 0xFFFD || isControl(u) { continue }
+            if isWhitespace(u) { cleaned.append(" "); continue }
+            if options.handleChineseChars && isCJK(u.value) { cleaned.append(" "); cleaned.append(u); cleaned.append(" ") }
+            else { cleaned.append(u) }
+        }
+        var pieces = String.UnicodeScalarView()
+        for word in split(cleaned) {
+            if options.neverSplit.contains(String(word)) {
+                pieces.append(contentsOf: word); pieces.append(" "); continue
+            }
+            var w = word
+            if options.lowercase {
+                w = pyLower(Array(word))
+                if options.stripAccents ?? true {
+                    let nfd = String(w).decomposedStringWithCanonicalMapping.unicodeScalars
+                    w = .init(); for u in nfd where !(category(u) == .nonspacingMark) { w.append(u) }
+                }
+            }
+            for u in w {
+                if isPunctuation(u) { pieces.append(" "); pieces.append(u); pieces.append(" ") } else { pieces.append(u) }
+            }
+            pieces.append(" ")
+        }
+        for word in split(pieces) {
+            var bytes = [UInt8]()
+            for u in word { appendUTF8(u.value, to: &bytes) }
+            wordPiece(bytes, chars: word.count, into: &out)
+        }
     }
 
     /// Greedy longest-match-first over the word's bytes. Vocab entries are whole UTF-8 strings,

@@ -34,6 +34,8 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         #expect(t.tokenString(2023) == "this")
         #expect(t.tokenString(30524) == nil)
         #expect(t.identity == "bertWordPiece:07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3")
+        // vocab.txt folders split text as the original GLM code's Python BertTokenizer does.
+        #expect(t.text.encode("ΣΑΣ").map { t.tokenString($0)! } == ["σ", "##α", "##ς"])
     }
 
     @Test func gpt2IdsMatchSpec32() throws {

@@ -10,7 +10,8 @@ numbers, Unicode-version quirks) shows up, and the golden stays a few KB.
 
 Usage (repo root): python Tools/goldens/make_codepoint_goldens.py
 """
-import json, os
+import json, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 from tokenizers.models import BPE, WordPiece
 
@@ -34,14 +35,19 @@ def main():
     b.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     g = Tokenizer(BPE.from_file(os.path.join(RES, "gpt2", "encoder.json"), os.path.join(RES, "gpt2", "vocab.bpe")))
     g.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    out = {"lines": len(lines), "block": BLOCK, "template": "x {c}b a{c}1 {c}{c} é{c}"}
-    for name, t in (("bert-base-uncased", b), ("gpt2", g)):
-        encs = t.encode_batch(lines, add_special_tokens=False)
+    import unicodedata
+    from make_goldens import python_bert
+    py = python_bert(os.path.join(RES, "bert-base-uncased", "vocab.txt"))
+    out = {"lines": len(lines), "block": BLOCK, "template": "x {c}b a{c}1 {c}{c} é{c}",
+           "python_unicode": unicodedata.unidata_version}
+    results = {name: [e.ids for e in t.encode_batch(lines, add_special_tokens=False)] for name, t in (("bert-base-uncased", b), ("gpt2", g))}
+    results["bert-base-uncased-python"] = [py.convert_tokens_to_ids(py.tokenize(l)) for l in lines]
+    for name, encs in results.items():
         hashes = []
         for s in range(0, len(lines), BLOCK):
             h = 0xCBF29CE484222325
-            for e in encs[s:s + BLOCK]:
-                h = fnv((",".join(map(str, e.ids)) + "\n").encode(), h)
+            for ids in encs[s:s + BLOCK]:
+                h = fnv((",".join(map(str, ids)) + "\n").encode(), h)
             hashes.append("%016x" % h)
         out[name] = hashes
     with open(OUT, "w") as fh:

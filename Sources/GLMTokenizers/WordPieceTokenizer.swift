@@ -64,6 +64,8 @@ public struct WordPieceTokenizer: TextTokenizer {
     private let unkId: Int
     /// Per ASCII byte: 0 drop, 1 whitespace, 2 punctuation, 3 word byte.
     private let asciiClass: [UInt8]
+    /// ``pythonFlags`` for the BMP, built only for the Python semantics.
+    private let pythonTable: [UInt8]
 
     /// Loads a BERT `vocab.txt` (one token per line; the line number is the id).
     public init(vocabFile: URL, options: Options = Options()) throws {
@@ -105,6 +107,11 @@ public struct WordPieceTokenizer: TextTokenizer {
             else if f & UnicodeClasses.punctuation != 0 { cls[b] = 2 }
         }
         self.asciiClass = cls
+        if case .pythonBasicTokenizer(let version) = options.semantics {
+            pythonTable = (0..<0x10000).map { WordPieceTokenizer.pythonFlags(UInt32($0), version) }
+        } else {
+            pythonTable = []
+        }
     }
 
     public var vocabularySize: Int { tokens.count }
@@ -208,103 +215,130 @@ public struct WordPieceTokenizer: TextTokenizer {
         if chars > 0 { wordPiece(word, chars: chars, into: &out) }
     }
 
+    // Per-scalar classes for the Python semantics (bits), under a given Unicode version.
+    static let pyControl: UInt8 = 1, pyCleanSpace: UInt8 = 2, pyPunct: UInt8 = 4, pyMn: UInt8 = 8
+    static let pySplitSpace: UInt8 = 16, pyCased: UInt8 = 32, pyCaseIgnorable: UInt8 = 64
+
+    static func pythonFlags(_ v: UInt32, _ version: Unicode.Version) -> UInt8 {
+        guard let u = Unicode.Scalar(v) else { return pyControl } // surrogates: Cs
+        let p = u.properties
+        let known = p.age.map { $0.major < version.major || ($0.major == version.major && $0.minor <= version.minor) } ?? false
+        var cat: Unicode.GeneralCategory = known ? p.generalCategory : .unassigned
+        if v == 0x1171E && version.major < 16 { cat = .nonspacingMark } // Mn until Unicode 16 made it Mc
+        var f: UInt8 = 0
+        switch cat {
+        case .control, .format, .unassigned, .privateUse, .surrogate:
+            if v != 9 && v != 10 && v != 13 { f |= pyControl }
+        case .spaceSeparator: f |= pyCleanSpace
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation: f |= pyPunct
+        case .nonspacingMark: f |= pyMn
+        default: break
+        }
+        if v == 32 || v == 9 || v == 10 || v == 13 { f |= pyCleanSpace }
+        if (v >= 33 && v <= 47) || (v >= 58 && v <= 64) || (v >= 91 && v <= 96) || (v >= 123 && v <= 126) { f |= pyPunct }
+        if (v >= 0x1C && v <= 0x1F) || p.isWhitespace { f |= pySplitSpace } // str.isspace, used by str.split()
+        if known && p.isCased { f |= pyCased }
+        if known && p.isCaseIgnorable { f |= pyCaseIgnorable }
+        return f
+    }
+
+    @inline(__always)
+    private func pyf(_ v: UInt32, _ version: Unicode.Version) -> UInt8 {
+        v < 0x10000 ? pythonTable.withUnsafeBufferPointer { $0[Int(v)] } : WordPieceTokenizer.pythonFlags(v, version)
+    }
+
     /// `BasicTokenizer.tokenize` of `pytorch_pretrained_bert`, step by step: clean text, pad CJK, split on
-    /// whitespace, then per word (unless never-split) lower-case with Python's rules, strip accents,
-    /// split off punctuation; then WordPiece.
+    /// whitespace, then per word (unless never-split) lower-case with Python's rules (final sigma),
+    /// strip accents, split off punctuation; then WordPiece.
     private func encodePython(_ text: String, version: Unicode.Version, into out: inout [Int]) {
-        func known(_ p: Unicode.Scalar.Properties) -> Bool {
-            guard let a = p.age else { return false }
-            return a.major < version.major || (a.major == version.major && a.minor <= version.minor)
-        }
-        func category(_ u: Unicode.Scalar) -> Unicode.GeneralCategory {
-            // U+1171E was Mn until Unicode 16 reclassified it as Mc.
-            if u.value == 0x1171E && version.major < 16 { return .nonspacingMark }
-            let p = u.properties
-            return known(p) ? p.generalCategory : .unassigned
-        }
-        func isControl(_ u: Unicode.Scalar) -> Bool {
-            if u == "\t" || u == "\n" || u == "\r" { return false }
-            switch category(u) { case .control, .format, .unassigned, .privateUse, .surrogate: return true; default: return false }
-        }
-        func isWhitespace(_ u: Unicode.Scalar) -> Bool {
-            u == " " || u == "\t" || u == "\n" || u == "\r" || category(u) == .spaceSeparator
-        }
-        func isPunctuation(_ u: Unicode.Scalar) -> Bool {
-            let v = u.value
-            if (v >= 33 && v <= 47) || (v >= 58 && v <= 64) || (v >= 91 && v <= 96) || (v >= 123 && v <= 126) { return true }
-            switch category(u) {
-            case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-                 .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
-            default: return false
-            }
-        }
-        /// `str.isspace`, which `str.split()` uses.
-        func isSplitSpace(_ u: Unicode.Scalar) -> Bool { (u.value >= 0x1C && u.value <= 0x1F) || u.properties.isWhitespace }
-        func isCJK(_ v: UInt32) -> Bool {
-            (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0x3400 && v <= 0x4DBF) || (v >= 0x20000 && v <= 0x2A6DF)
-                || (v >= 0x2A700 && v <= 0x2B73F) || (v >= 0x2B740 && v <= 0x2B81F) || (v >= 0x2B820 && v <= 0x2CEAF)
-                || (v >= 0xF900 && v <= 0xFAFF) || (v >= 0x2F800 && v <= 0x2FA1F)
-        }
-        func split(_ s: String.UnicodeScalarView) -> [String.UnicodeScalarView] {
-            var words = [String.UnicodeScalarView](), cur = String.UnicodeScalarView()
-            for u in s {
-                if isSplitSpace(u) { if !cur.isEmpty { words.append(cur); cur = .init() } } else { cur.append(u) }
-            }
-            if !cur.isEmpty { words.append(cur) }
-            return words
-        }
-        /// Python's `str.lower`: full mappings, and capital sigma becomes final sigma at a word's end.
-        func pyLower(_ w: [Unicode.Scalar]) -> String.UnicodeScalarView {
-            var r = String.UnicodeScalarView()
-            for (i, u) in w.enumerated() {
-                if u.value == 0x3A3 {
-                    var j = i - 1
-                    while j >= 0 && w[j].properties.isCaseIgnorable { j -= 1 }
-                    var final = j >= 0 && w[j].properties.isCased
-                    if final && i + 1 < w.count {
-                        var k = i + 1
-                        while k < w.count && w[k].properties.isCaseIgnorable { k += 1 }
-                        final = k == w.count || !w[k].properties.isCased
-                    }
-                    r.append(Unicode.Scalar(final ? 0x3C2 : 0x3C3)!)
-                } else if u.value < 0x80 {
-                    r.append(u.value >= 65 && u.value <= 90 ? Unicode.Scalar(u.value | 0x20)! : u)
-                } else {
-                    r.append(contentsOf: u.properties.lowercaseMapping.unicodeScalars)
-                }
-            }
-            return r
-        }
-        var cleaned = String.UnicodeScalarView()
+        var cleaned = [UInt32]()
+        cleaned.reserveCapacity(text.utf8.count)
         for u in text.unicodeScalars {
-            if u.value == 0 || u.value == 0xFFFD || isControl(u) { continue }
-            if isWhitespace(u) { cleaned.append(" "); continue }
-            if options.handleChineseChars && isCJK(u.value) { cleaned.append(" "); cleaned.append(u); cleaned.append(" ") }
-            else { cleaned.append(u) }
+            let v = u.value
+            let f = pyf(v, version)
+            if v == 0 || v == 0xFFFD || f & Self.pyControl != 0 { continue }
+            if f & Self.pyCleanSpace != 0 { cleaned.append(32); continue }
+            if options.handleChineseChars && WordPieceTokenizer.isPythonCJK(v) { cleaned.append(32); cleaned.append(v); cleaned.append(32) }
+            else { cleaned.append(v) }
         }
-        var pieces = String.UnicodeScalarView()
-        for word in split(cleaned) {
-            if options.neverSplit.contains(String(word)) {
-                pieces.append(contentsOf: word); pieces.append(" "); continue
+        var bytes = [UInt8]()
+        var chars = 0
+        func flush() {
+            if chars > 0 { wordPiece(bytes, chars: chars, into: &out) }
+            bytes.removeAll(keepingCapacity: true); chars = 0
+        }
+        var word = [UInt32]()
+        var i = 0
+        let n = cleaned.count
+        while i <= n {
+            if i < n && pyf(cleaned[i], version) & Self.pySplitSpace == 0 { word.append(cleaned[i]); i += 1; continue }
+            i += 1
+            if word.isEmpty { continue }
+            defer { word.removeAll(keepingCapacity: true) }
+            if word[0] == 0x5B, !options.neverSplit.isEmpty {
+                var sv = String.UnicodeScalarView()
+                for v in word { sv.append(Unicode.Scalar(v)!) }
+                if options.neverSplit.contains(String(sv)) {
+                    for v in word { appendUTF8(v, to: &bytes) }
+                    chars = word.count
+                    flush()
+                    continue
+                }
             }
             var w = word
             if options.lowercase {
-                w = pyLower(Array(word))
-                if options.stripAccents ?? true {
-                    let nfd = String(w).decomposedStringWithCanonicalMapping.unicodeScalars
-                    w = .init(); for u in nfd where !(category(u) == .nonspacingMark) { w.append(u) }
+                w = pythonLower(word, version)
+                if options.stripAccents ?? true, w.contains(where: { $0 >= 0x80 }) {
+                    var sv = String.UnicodeScalarView()
+                    for v in w { sv.append(Unicode.Scalar(v)!) }
+                    w.removeAll(keepingCapacity: true)
+                    for u in String(sv).decomposedStringWithCanonicalMapping.unicodeScalars where pyf(u.value, version) & Self.pyMn == 0 {
+                        w.append(u.value)
+                    }
                 }
             }
-            for u in w {
-                if isPunctuation(u) { pieces.append(" "); pieces.append(u); pieces.append(" ") } else { pieces.append(u) }
+            for v in w {
+                if pyf(v, version) & Self.pyPunct != 0 {
+                    flush()
+                    appendUTF8(v, to: &bytes); chars = 1
+                    flush()
+                } else {
+                    appendUTF8(v, to: &bytes); chars += 1
+                }
             }
-            pieces.append(" ")
+            flush()
         }
-        for word in split(pieces) {
-            var bytes = [UInt8]()
-            for u in word { appendUTF8(u.value, to: &bytes) }
-            wordPiece(bytes, chars: word.count, into: &out)
+    }
+
+    static func isPythonCJK(_ v: UInt32) -> Bool {
+        (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0x3400 && v <= 0x4DBF) || (v >= 0x20000 && v <= 0x2A6DF)
+            || (v >= 0x2A700 && v <= 0x2B73F) || (v >= 0x2B740 && v <= 0x2B81F) || (v >= 0x2B820 && v <= 0x2CEAF)
+            || (v >= 0xF900 && v <= 0xFAFF) || (v >= 0x2F800 && v <= 0x2FA1F)
+    }
+
+    /// Python's `str.lower` of one word: full mappings, and capital sigma becomes final sigma when a
+    /// cased letter precedes it and none follows (case-ignorable characters skipped), as CPython does.
+    private func pythonLower(_ w: [UInt32], _ version: Unicode.Version) -> [UInt32] {
+        var r = [UInt32]()
+        r.reserveCapacity(w.count)
+        for (i, v) in w.enumerated() {
+            if v < 0x80 { r.append(v >= 65 && v <= 90 ? v | 0x20 : v); continue }
+            if v == 0x3A3 {
+                var j = i - 1
+                while j >= 0 && pyf(w[j], version) & Self.pyCaseIgnorable != 0 { j -= 1 }
+                var final = j >= 0 && pyf(w[j], version) & Self.pyCased != 0
+                if final && i + 1 < w.count {
+                    var k = i + 1
+                    while k < w.count && pyf(w[k], version) & Self.pyCaseIgnorable != 0 { k += 1 }
+                    final = k == w.count || pyf(w[k], version) & Self.pyCased == 0
+                }
+                r.append(final ? 0x3C2 : 0x3C3)
+                continue
+            }
+            for l in Unicode.Scalar(v)!.properties.lowercaseMapping.unicodeScalars { r.append(l.value) }
         }
+        return r
     }
 
     /// Greedy longest-match-first over the word's bytes. Vocab entries are whole UTF-8 strings,

@@ -251,3 +251,48 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         }
     }
 }
+
+/// The GLM layer against the GLM tokenizer classes themselves (SwissArmyTransformer's packaged copy
+/// of `data_utils/tokenization.py`; see Tools/goldens/make_glm_goldens.py).
+@Suite struct GLMLayerGoldenTests {
+    struct Layout: Decodable { let num_tokens: Int; let commands: [[Cmd]] }
+    enum Cmd: Decodable {
+        case s(String), i(Int), b(Bool)
+        init(from d: Decoder) throws {
+            let c = try d.singleValueContainer()
+            if let b = try? c.decode(Bool.self) { self = .b(b) } else if let i = try? c.decode(Int.self) { self = .i(i) } else { self = .s(try c.decode(String.self)) }
+        }
+        var string: String? { if case .s(let v) = self { return v }; return nil }
+        var int: Int? { if case .i(let v) = self { return v }; return nil }
+        var bool: Bool? { if case .b(let v) = self { return v }; return nil }
+    }
+
+    static func tokenizer(_ name: String) throws -> GLMTokenizer {
+        switch name {
+        case "gpt2": return try GLMTokenizer(folder: Paths.gpt2)
+        default:
+            let sp = try SentencePieceTokenizer(modelFile: Paths.golden("sp-bpe.model"))
+            return try GLMTokenizer(family: name == "chinese-fixed" ? .chineseSPFixed : .chineseSP, text: sp)
+        }
+    }
+
+    @Test(arguments: ["gpt2", "chinese-fixed", "chinese-10b"])
+    func layoutAndIdsMatchOfficialClasses(_ name: String) throws {
+        let t = try GLMLayerGoldenTests.tokenizer(name)
+        let layouts = try JSONDecoder().decode([String: Layout].self, from: Data(contentsOf: Paths.golden("glm-layouts.json")))
+        let want = try #require(layouts[name])
+        #expect(t.numTokens == want.num_tokens)
+        #expect(t.commandList.map(\.name) == want.commands.map { $0[0].string! })
+        #expect(t.commandList.map(\.token) == want.commands.map { $0[1].string! })
+        #expect(t.commandList.map(\.id) == want.commands.map { $0[2].int! })
+        #expect(t.commandList.map(\.lstrip) == want.commands.map { $0[3].bool! })
+        let lines = try loadGoldens("glm-\(name).jsonl")
+        #expect(lines.count > 400)
+        var bad = 0
+        for g in lines where t.encode(g.text) != g.ids {
+            bad += 1
+            if bad <= 5 { Issue.record("\(name): \(g.text.debugDescription)\n ours: \(t.encode(g.text))\n gold: \(g.ids)") }
+        }
+        #expect(bad == 0)
+    }
+}

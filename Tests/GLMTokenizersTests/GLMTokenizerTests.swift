@@ -270,13 +270,14 @@ func tempFolder(_ files: [String: String]) throws -> URL {
     static func tokenizer(_ name: String) throws -> GLMTokenizer {
         switch name {
         case "gpt2": return try GLMTokenizer(folder: Paths.gpt2)
+        case "bert": return try GLMTokenizer(folder: Paths.bert)
         default:
             let sp = try SentencePieceTokenizer(modelFile: Paths.golden("sp-bpe.model"))
             return try GLMTokenizer(family: name == "chinese-fixed" ? .chineseSPFixed : .chineseSP, text: sp)
         }
     }
 
-    @Test(arguments: ["gpt2", "chinese-fixed", "chinese-10b"])
+    @Test(arguments: ["bert", "gpt2", "chinese-fixed", "chinese-10b"])
     func layoutAndIdsMatchOfficialClasses(_ name: String) throws {
         let t = try GLMLayerGoldenTests.tokenizer(name)
         let layouts = try JSONDecoder().decode([String: Layout].self, from: Data(contentsOf: Paths.golden("glm-layouts.json")))

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """GLM-layer goldens: command tokens split out of text (glm-spec §3.5), from the GLM tokenizer classes
 of SwissArmyTransformer (`pip install --no-deps SwissArmyTransformer==0.4.12`), THUDM's packaged copy of
-GLM's `data_utils/tokenization.py`. Used for GPT-2 (glm-2b/10b layout) and the Chinese SentencePiece
-families (fixed layout, and the glm-10b-chinese layout where [gMASK] shares eop's id), with
+GLM's `data_utils/tokenization.py`. Used for BERT (GLM-Base/Large layout, Python BasicTokenizer), GPT-2 (glm-2b/10b
+layout) and the Chinese SentencePiece families (fixed layout, and the glm-10b-chinese layout where [gMASK] shares eop's id), with
 `Resources/tokenizers/gpt2` and the small `sp-bpe.model` standing in for cog-pretrain.model.
 
 Usage (repo root, after make_sp_goldens.py): python Tools/goldens/make_glm_goldens.py [--corpus DIR]
-Writes Tests/GLMTokenizersTests/Goldens/glm-{gpt2,chinese-fixed,chinese-10b}.jsonl, one
+Writes Tests/GLMTokenizersTests/Goldens/glm-{bert,gpt2,chinese-fixed,chinese-10b}.jsonl, one
 {"text", "ids"} per line (ids = EncodeAsIds(text).tokenization), and glm-layouts.json (the
 command tokens [name, token, id, lstrip] and num_tokens of each).
 """
@@ -73,6 +73,7 @@ def main():
     sp_model = os.path.join(OUT, "sp-bpe.model")
     mods["sp_tokenizer"].PRETRAINED_MODEL_FILE = sp_model  # what 'glm-10b' loads
     toks = {
+        "bert": tk.BertWordPieceTokenizer(os.path.join(RES, "bert-base-uncased"), add_block_symbols=True),
         "gpt2": tk.GPT2BPETokenizer(tmp, add_block_symbols=True, add_task_mask=True),
         "chinese-fixed": tk.ChineseSPTokenizer(sp_model, add_block_symbols=True, add_task_mask=True),
         "chinese-10b": tk.ChineseSPTokenizer("glm-10b", add_block_symbols=True, add_task_mask=True),

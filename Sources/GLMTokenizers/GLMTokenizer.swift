@@ -185,6 +185,8 @@ public struct GLMTokenizer: Sendable {
             text = try SentencePieceTokenizer(modelFile: u); files = [u]
         } else if let tj = file("tokenizer.json") {
             text = try HFTokenizerJSON.load(tj); files = [tj]
+        } else if let named {
+            throw TokenizerError.unsupported(file: folder.path, feature: "the config names family \(named.rawValue), but the folder has none of its files")
         } else {
             throw TokenizerError.noTokenizerFiles(folder: folder.path)
         }

@@ -88,6 +88,10 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         #expect(try GLMTokenizer(folder: dir).family == .bertWordPiece)
         try Data(#"{"glm_family": "llama"}"#.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
         #expect(throws: TokenizerError.self) { try GLMTokenizer(folder: dir) }
+        try Data(#"{"glm_family": "gpt2"}"#.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
+        #expect(throws: TokenizerError.unsupported(file: dir.path, feature: "the config names family gpt2, but the folder has none of its files")) {
+            try GLMTokenizer(folder: dir)
+        }
         let sp = try tempFolder([:])
         try FileManager.default.copyItem(at: Paths.golden("sp-bpe.model"), to: sp.appendingPathComponent("cog.model"))
         #expect(try GLMTokenizer(folder: sp).family == .chineseSPFixed)

@@ -27,13 +27,17 @@ public struct GLMTokenizer: Sendable {
         public let name: String
         /// The string that stands for it inside text, e.g. `[MASK]`, `<|endoftext|>`.
         public let token: String
+        /// Its GLM id (an embedding row).
         public let id: Int
         /// Whitespace to the token's left is dropped when it is split out of text (glm-spec §3.5).
         public let lstrip: Bool
     }
 
+    /// The official tokenizer class these ids follow.
     public let family: Family
+    /// The plain-text tokenizer underneath (no command tokens); its ids are GLM ids unchanged.
     public let text: any TextTokenizer
+    /// The command-token ids (pad, eos, cls, sep, mask, unk, sop, eop, gMASK, sMASK) of this family.
     public let commands: CommandTokens
     /// Command tokens in the official order.
     public let commandList: [CommandToken]
@@ -126,7 +130,8 @@ public struct GLMTokenizer: Sendable {
 
     /// Loads the tokenizer files in `folder` and picks the family.
     ///
-    /// Files, in order of preference: `vocab.txt` (BERT); `vocab.json` + `merges.txt` or `encoder.json` +
+    /// Files, in order of preference: `vocab.txt` (BERT, split as the original code's Python
+    /// `BasicTokenizer` does: ``WordPieceTokenizer/Semantics/pythonBasicTokenizer(unicodeVersion:)``); `vocab.json` + `merges.txt` or `encoder.json` +
     /// `vocab.bpe` (GPT-2, or RoBERTa when the vocab has `<s>`, `</s>`, `<mask>`); a SentencePiece `*.model`
     /// (Chinese, fixed command tokens unless told otherwise); `tokenizer.json`. A `tokenizer_config.json`
     /// or `config.json` may name the family with `"glm_family"` (a ``Family`` raw value) or the HF
@@ -167,7 +172,10 @@ public struct GLMTokenizer: Sendable {
         let text: any TextTokenizer
         let files: [URL]
         if let vocab = file("vocab.txt"), named == nil || named == .bertWordPiece {
-            text = try WordPieceTokenizer(vocabFile: vocab); files = [vocab]
+            // The original GLM code (and HF's GLMBertTokenizer) split text with the Python BasicTokenizer.
+            var o = WordPieceTokenizer.Options()
+            o.semantics = .pythonBasicTokenizer()
+            text = try WordPieceTokenizer(vocabFile: vocab, options: o); files = [vocab]
         } else if let (vocab, merges) = (file("vocab.json").flatMap { v in file("merges.txt").map { (v, $0) } })
                     ?? (file("encoder.json").flatMap { v in file("vocab.bpe").map { (v, $0) } }),
                   named == nil || named == .gpt2 || named == .roberta {
@@ -177,6 +185,8 @@ public struct GLMTokenizer: Sendable {
             text = try SentencePieceTokenizer(modelFile: u); files = [u]
         } else if let tj = file("tokenizer.json") {
             text = try HFTokenizerJSON.load(tj); files = [tj]
+        } else if let named {
+            throw TokenizerError.unsupported(file: folder.path, feature: "the config names family \(named.rawValue), but the folder has none of its files")
         } else {
             throw TokenizerError.noTokenizerFiles(folder: folder.path)
         }
@@ -206,14 +216,33 @@ public struct GLMTokenizer: Sendable {
     /// encoded on its own. `addSpecial` wraps the result as `[CLS] … eos`, as the official
     /// generation and cloze code does.
     public func encode(_ text: String, addSpecial: Bool = false) -> [Int] {
-        var ids = [Int]()
-        if addSpecial { ids.append(commands.cls) }
         // The official code returns nothing for whitespace-only text.
-        if !text.unicodeScalars.allSatisfy(GLMTokenizer.isPythonSpace) {
+        guard !GLMTokenizer.isBlank(text) else { return addSpecial ? [commands.cls, commands.eos] : [] }
+        var s = text
+        // Every command string starts with "[" or "<"; most text has neither and skips the scan.
+        let mayHaveCommands = s.withUTF8 { $0.contains { $0 == 0x5B || $0 == 0x3C } }
+        var ids: [Int]
+        if mayHaveCommands {
+            ids = addSpecial ? [commands.cls] : []
             encodePieces(text, into: &ids)
+        } else if addSpecial {
+            ids = [commands.cls] + self.text.encode(text)
+        } else {
+            ids = self.text.encode(text)
         }
         if addSpecial { ids.append(commands.eos) }
         return ids
+    }
+
+    /// Python's `not text.strip()`.
+    static func isBlank(_ text: String) -> Bool {
+        for u in text.unicodeScalars {
+            let v = u.value
+            if v < 0x80 {
+                if !(v == 32 || (v >= 9 && v <= 13) || (v >= 0x1C && v <= 0x1F)) { return false }
+            } else if !isPythonSpace(u) { return false }
+        }
+        return true
     }
 
     /// Python's `str.isspace`, used by the official `strip`/`rstrip` calls.

@@ -9,6 +9,8 @@ import Foundation
 /// `added_tokens` are split out of the raw text first (longest first, with `lstrip`/`rstrip`); tokens
 /// marked `normalized` are matched on the raw text too, and `single_word` is reported unsupported.
 public enum HFTokenizerJSON {
+    /// Builds the text tokenizer a `tokenizer.json` describes; throws ``TokenizerError`` naming the file
+    /// and the field or component that is malformed or unsupported.
     public static func load(_ url: URL) throws -> any TextTokenizer {
         let file = url.path
         guard let root = try FileIO.readJSON(url) as? [String: Any] else {

@@ -232,7 +232,7 @@ struct HFUnigramTokenizer: TextTokenizer {
         var s = 0
         while s < n {
             let base = best[s]
-            let charLen = min(decodeScalar(p, s).1, n - s)
+            let charLen = scalarLength(UnsafePointer(p), s, n)
             var single = false
             for len in 1...min(maxPieceLength, n - s) {
                 let id = table.get(p + s, len)

@@ -7,13 +7,19 @@ import Foundation
 ///
 /// The protobuf is read by hand: the target has no dependencies, and only a handful of fields matter.
 public struct SentencePieceTokenizer: TextTokenizer {
+    /// `TrainerSpec.model_type`; WORD and CHAR models are not used by GLM and are rejected.
     public enum ModelType: Int, Sendable { case unigram = 1, bpe = 2 }
     enum PieceType: Int { case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6 }
 
+    /// Segmentation algorithm of the model.
     public let modelType: ModelType
+    /// Characters no piece covers become `<0xAB>` byte pieces instead of `<unk>`.
     public let byteFallback: Bool
+    /// A `▁` is put before the text, so a word has the same pieces at the start and in the middle.
     public let addDummyPrefix: Bool
+    /// Leading, trailing and repeated spaces are removed before segmentation.
     public let removeExtraWhitespaces: Bool
+    /// Spaces become `▁` (U+2581) in pieces.
     public let escapeWhitespaces: Bool
     private let pieces: [String]
     private let scores: [Float]
@@ -174,7 +180,7 @@ public struct SentencePieceTokenizer: TextTokenizer {
                 let u = userDefinedMatch(p, i, n)
                 if u > 0 { return (ArraySlice(UnsafeBufferPointer(start: p + i, count: u)), u) }
                 if let cm = charsmap, let (rep, len) = cm.longestMatch(p + i, n - i) { return (rep, len) }
-                let (_, len) = decodeScalar(p, i)
+                let len = scalarLength(p, i, n)
                 return (ArraySlice(UnsafeBufferPointer(start: p + i, count: len)), len)
             }
             var i = 0
@@ -246,7 +252,7 @@ public struct SentencePieceTokenizer: TextTokenizer {
         var i = 0
         while i < n {
             let u = userDefinedMatch(p, i, n)
-            let len = u > 0 ? u : decodeScalar(p, i).1
+            let len = u > 0 ? u : scalarLength(p, i, n)
             start.append(i); end.append(i + len); frozen.append(u > 0)
             i += len
         }
@@ -295,7 +301,7 @@ public struct SentencePieceTokenizer: TextTokenizer {
         var s = 0
         while s < n {
             let base = bestScore[s]
-            let charLen = min(decodeScalar(p, s).1, n - s)
+            let charLen = scalarLength(p, s, n)
             var single = false
             var len = 1
             let maxLen = min(maxPieceLength, n - s)
@@ -395,6 +401,9 @@ struct PrecompiledCharsmap: Sendable {
         }
         units = u
         normalized = Array(blob[(4 + trieSize)...])
+        guard String(validating: normalized, as: UTF8.self) != nil else {
+            throw TokenizerError.malformed(file: file, line: nil, reason: "precompiled_charsmap replacement strings are not valid UTF-8")
+        }
     }
 
     /// The shortest rule matching a prefix of the input, as `tokenizers`' `Precompiled::transform` takes it.

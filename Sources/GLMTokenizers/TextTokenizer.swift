@@ -17,16 +17,27 @@ public protocol TextTokenizer: Sendable {
 /// The GLM command-token ids of one tokenizer family (glm-spec §3). Ids that a family does not
 /// define are nil.
 public struct CommandTokens: Sendable, Equatable, Codable {
+    /// Padding; equal to `eos` in every official tokenizer.
     public var pad: Int
+    /// End of document (appended after every document in pretraining data).
     public var eos: Int
+    /// `[CLS]` (the official "ENC" token) that starts every sample.
     public var cls: Int
+    /// `[SEP]`.
     public var sep: Int
+    /// `[MASK]`: a short blank (token-level objective, cloze).
     public var mask: Int
+    /// `[UNK]`.
     public var unk: Int
+    /// `<|startofpiece|>`: starts each span in Part B.
     public var sop: Int
+    /// `<|endofpiece|>`: ends each span in Part B.
     public var eop: Int
+    /// `[gMASK]`: a blank at the end to generate into (models trained with task masks).
     public var gMask: Int?
+    /// `[sMASK]`: a sentence-level blank (models trained with task masks).
     public var sMask: Int?
+    /// `[dBLOCK]`: used only when pretraining with block/decoder masks; nil for released models.
     public var dBlock: Int?
 
     public init(pad: Int, eos: Int, cls: Int, sep: Int, mask: Int, unk: Int, sop: Int, eop: Int,

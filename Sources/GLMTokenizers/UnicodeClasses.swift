@@ -8,8 +8,11 @@ enum UnicodeClasses {
     static let whitespace: UInt8 = 1      // White_Space property (Rust `char::is_whitespace`, Oniguruma `\s`)
     static let letter: UInt8 = 2          // \p{L}
     static let number: UInt8 = 4          // \p{N}
+    // The three BERT classes below follow the Rust `unicode_categories` crate that `tokenizers` uses:
+    // its tables are Unicode 8.0 and have no "unassigned" entries, so scalars assigned later (or never)
+    // are in none of these classes there, and must be in none here.
     static let punctuation: UInt8 = 8     // BERT: ASCII punctuation or Unicode P*
-    static let control: UInt8 = 16        // BERT: C* (Cc Cf Cn Co Cs) except \t \n \r
+    static let control: UInt8 = 16        // BERT: Cc Cf Co Cs except \t \n \r
     static let nonspacingMark: UInt8 = 32 // Mn
 
     private static func compute(_ v: UInt32) -> UInt8 {
@@ -17,6 +20,7 @@ enum UnicodeClasses {
         let p = s.properties
         var f: UInt8 = 0
         if p.isWhitespace { f |= whitespace }
+        let inBertTables = p.age.map { $0.major < 8 || ($0.major == 8 && $0.minor == 0) } ?? false
         switch p.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
             f |= letter
@@ -24,11 +28,19 @@ enum UnicodeClasses {
             f |= number
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
              .initialPunctuation, .finalPunctuation, .otherPunctuation:
-            f |= punctuation
-        case .control, .format, .unassigned, .privateUse, .surrogate:
-            if v != 9 && v != 10 && v != 13 { f |= control }
+            if inBertTables { f |= punctuation }
+        case .control, .format, .privateUse, .surrogate:
+            if inBertTables && v != 9 && v != 10 && v != 13 { f |= control }
         case .nonspacingMark:
-            f |= nonspacingMark
+            if inBertTables { f |= nonspacingMark }
+        default: break
+        }
+        // Scalars whose general category changed after Unicode 8.0: their 8.0 class, as the crate has it.
+        switch v {
+        case 0x166D, 0x111C9: f = (f & ~(nonspacingMark | control)) | punctuation // Po in 8.0
+        case 0x1734: f = (f & ~punctuation) | nonspacingMark                     // Mn in 8.0
+        case 0x1885, 0x1886, 0xA9BD: f &= ~(nonspacingMark | punctuation | control) // Lo/Mc in 8.0
+        case 0x1171E: f = (f & ~(punctuation | control)) | nonspacingMark        // Mn in 8.0 (Mc in later tables)
         default: break
         }
         if v < 128 {
@@ -74,4 +86,14 @@ func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
         out.append(UInt8(0xF0 | (v >> 18))); out.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
         out.append(UInt8(0x80 | ((v >> 6) & 0x3F))); out.append(UInt8(0x80 | (v & 0x3F)))
     }
+}
+
+/// Length of the UTF-8 sequence starting at `i`, from its lead byte, never past `n`. Used where bytes
+/// come from a model file (normaliser output) rather than from a Swift string, so they are not
+/// trusted to be valid; a stray continuation byte counts as one.
+@inline(__always)
+func scalarLength(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Int {
+    let b = p[i]
+    let len = b < 0xC0 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4
+    return min(len, n - i)
 }

@@ -9,17 +9,53 @@ import Foundation
 public struct WordPieceTokenizer: TextTokenizer {
     /// The normaliser and model settings of a BERT tokenizer (`tokenizer.json` field names in comments).
     public struct Options: Sendable, Equatable {
-        public var lowercase: Bool = true                  // normalizer.lowercase
-        /// nil: follow `lowercase`, as BERT's normaliser does.
-        public var stripAccents: Bool? = nil              // normalizer.strip_accents
-        public var cleanText: Bool = true                  // normalizer.clean_text
-        public var handleChineseChars: Bool = true         // normalizer.handle_chinese_chars
-        public var unknownToken: String = "[UNK]"          // model.unk_token
-        public var continuingSubwordPrefix: String = "##"  // model.continuing_subword_prefix
-        public var maxInputCharsPerWord: Int = 100         // model.max_input_chars_per_word
+        /// Lower-case the text (`normalizer.lowercase`; the uncased models).
+        public var lowercase: Bool = true
+        /// Drop accents (NFD, then remove Mn); nil follows `lowercase`, as BERT's normaliser does
+        /// (`normalizer.strip_accents`).
+        public var stripAccents: Bool? = nil
+        /// Remove NUL, U+FFFD and control characters, map whitespace to spaces (`normalizer.clean_text`).
+        public var cleanText: Bool = true
+        /// Put spaces around CJK ideographs so each is its own word (`normalizer.handle_chinese_chars`).
+        public var handleChineseChars: Bool = true
+        /// The piece for words the vocab cannot cover (`model.unk_token`).
+        public var unknownToken: String = "[UNK]"
+        /// Marks pieces that continue a word (`model.continuing_subword_prefix`).
+        public var continuingSubwordPrefix: String = "##"
+        /// Longer words (in characters) become one unknown token (`model.max_input_chars_per_word`).
+        public var maxInputCharsPerWord: Int = 100
+        /// Whose text splitting to follow; they differ only on rare characters (see ``Semantics``).
+        public var semantics: Semantics = .huggingFaceTokenizers
+        /// With ``Semantics/pythonBasicTokenizer``: whitespace-delimited words kept whole, as
+        /// `BasicTokenizer(never_split=…)` does.
+        public var neverSplit: Set<String> = ["[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"]
+        /// BERT uncased defaults.
         public init() {}
     }
 
+    /// The two reference implementations of BERT's basic tokenization.
+    public enum Semantics: Sendable, Equatable {
+        /// Hugging Face `tokenizers` (Rust): `BertNormalizer` + `BertPreTokenizer`. What `tokenizer.json`
+        /// files mean; the goldens of `bert-base-uncased.jsonl` and `codepoints.json`.
+        case huggingFaceTokenizers
+        /// Python `BasicTokenizer` of `pytorch_pretrained_bert` (and transformers' former slow
+        /// `BertTokenizer`), which the original GLM code and the HF `GLMBertTokenizer` ran. It differs
+        /// from the Rust one in final-sigma lower-casing (`ΟΔΟΣ` → `οδος` with `ς`), in dropping
+        /// unassigned code points, in the CJK range U+2B820–U+2B91F, and in using the character tables
+        /// of Python's `unicodedata`: `unicodeVersion` says which (characters assigned later count as
+        /// unassigned). Python 3.11 has 14.0, 3.8 has 12.1.
+        case pythonBasicTokenizer(unicodeVersion: Unicode.Version = (14, 0))
+
+        public static func == (a: Semantics, b: Semantics) -> Bool {
+            switch (a, b) {
+            case (.huggingFaceTokenizers, .huggingFaceTokenizers): return true
+            case let (.pythonBasicTokenizer(x), .pythonBasicTokenizer(y)): return x.major == y.major && x.minor == y.minor
+            default: return false
+            }
+        }
+    }
+
+    /// The settings this tokenizer was built with.
     public let options: Options
     private let tokens: [String]
     private let table: ByteStringTable
@@ -28,6 +64,8 @@ public struct WordPieceTokenizer: TextTokenizer {
     private let unkId: Int
     /// Per ASCII byte: 0 drop, 1 whitespace, 2 punctuation, 3 word byte.
     private let asciiClass: [UInt8]
+    /// ``pythonFlags`` for the BMP, built only for the Python semantics.
+    private let pythonTable: [UInt8]
 
     /// Loads a BERT `vocab.txt` (one token per line; the line number is the id).
     public init(vocabFile: URL, options: Options = Options()) throws {
@@ -69,6 +107,11 @@ public struct WordPieceTokenizer: TextTokenizer {
             else if f & UnicodeClasses.punctuation != 0 { cls[b] = 2 }
         }
         self.asciiClass = cls
+        if case .pythonBasicTokenizer(let version) = options.semantics {
+            pythonTable = (0..<0x10000).map { WordPieceTokenizer.pythonFlags(UInt32($0), version) }
+        } else {
+            pythonTable = []
+        }
     }
 
     public var vocabularySize: Int { tokens.count }
@@ -82,12 +125,17 @@ public struct WordPieceTokenizer: TextTokenizer {
         var out = [Int]()
         out.reserveCapacity(text.utf8.count / 4 + 4)
         var s = text
+        let python: Unicode.Version?
+        if case .pythonBasicTokenizer(let v) = options.semantics { python = v } else { python = nil }
         let ascii = s.withUTF8 { buf -> Bool in
-            for b in buf where b >= 0x80 { return false }
+            // ASCII text splits the same way under both semantics, except for never-split words.
+            for b in buf where b >= 0x80 || (python != nil && b == 0x5B) { return false }
             encodeASCII(buf, into: &out)
             return true
         }
-        if !ascii { encodeGeneral(text, into: &out) }
+        if !ascii {
+            if let python { encodePython(text, version: python, into: &out) } else { encodeGeneral(text, into: &out) }
+        }
         return out
     }
 
@@ -165,6 +213,132 @@ public struct WordPieceTokenizer: TextTokenizer {
             }
         }
         if chars > 0 { wordPiece(word, chars: chars, into: &out) }
+    }
+
+    // Per-scalar classes for the Python semantics (bits), under a given Unicode version.
+    static let pyControl: UInt8 = 1, pyCleanSpace: UInt8 = 2, pyPunct: UInt8 = 4, pyMn: UInt8 = 8
+    static let pySplitSpace: UInt8 = 16, pyCased: UInt8 = 32, pyCaseIgnorable: UInt8 = 64
+
+    static func pythonFlags(_ v: UInt32, _ version: Unicode.Version) -> UInt8 {
+        guard let u = Unicode.Scalar(v) else { return pyControl } // surrogates: Cs
+        let p = u.properties
+        let known = p.age.map { $0.major < version.major || ($0.major == version.major && $0.minor <= version.minor) } ?? false
+        var cat: Unicode.GeneralCategory = known ? p.generalCategory : .unassigned
+        if v == 0x1171E && version.major < 16 { cat = .nonspacingMark } // Mn until Unicode 16 made it Mc
+        var f: UInt8 = 0
+        switch cat {
+        case .control, .format, .unassigned, .privateUse, .surrogate:
+            if v != 9 && v != 10 && v != 13 { f |= pyControl }
+        case .spaceSeparator: f |= pyCleanSpace
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation: f |= pyPunct
+        case .nonspacingMark: f |= pyMn
+        default: break
+        }
+        if v == 32 || v == 9 || v == 10 || v == 13 { f |= pyCleanSpace }
+        if (v >= 33 && v <= 47) || (v >= 58 && v <= 64) || (v >= 91 && v <= 96) || (v >= 123 && v <= 126) { f |= pyPunct }
+        if (v >= 0x1C && v <= 0x1F) || p.isWhitespace { f |= pySplitSpace } // str.isspace, used by str.split()
+        if known && p.isCased { f |= pyCased }
+        if known && p.isCaseIgnorable { f |= pyCaseIgnorable }
+        return f
+    }
+
+    @inline(__always)
+    private func pyf(_ v: UInt32, _ version: Unicode.Version) -> UInt8 {
+        v < 0x10000 ? pythonTable.withUnsafeBufferPointer { $0[Int(v)] } : WordPieceTokenizer.pythonFlags(v, version)
+    }
+
+    /// `BasicTokenizer.tokenize` of `pytorch_pretrained_bert`, step by step: clean text, pad CJK, split on
+    /// whitespace, then per word (unless never-split) lower-case with Python's rules (final sigma),
+    /// strip accents, split off punctuation; then WordPiece.
+    private func encodePython(_ text: String, version: Unicode.Version, into out: inout [Int]) {
+        var cleaned = [UInt32]()
+        cleaned.reserveCapacity(text.utf8.count)
+        for u in text.unicodeScalars {
+            let v = u.value
+            let f = pyf(v, version)
+            if v == 0 || v == 0xFFFD || f & Self.pyControl != 0 { continue }
+            if f & Self.pyCleanSpace != 0 { cleaned.append(32); continue }
+            if options.handleChineseChars && WordPieceTokenizer.isPythonCJK(v) { cleaned.append(32); cleaned.append(v); cleaned.append(32) }
+            else { cleaned.append(v) }
+        }
+        var bytes = [UInt8]()
+        var chars = 0
+        func flush() {
+            if chars > 0 { wordPiece(bytes, chars: chars, into: &out) }
+            bytes.removeAll(keepingCapacity: true); chars = 0
+        }
+        var word = [UInt32]()
+        var i = 0
+        let n = cleaned.count
+        while i <= n {
+            if i < n && pyf(cleaned[i], version) & Self.pySplitSpace == 0 { word.append(cleaned[i]); i += 1; continue }
+            i += 1
+            if word.isEmpty { continue }
+            defer { word.removeAll(keepingCapacity: true) }
+            if word[0] == 0x5B, !options.neverSplit.isEmpty {
+                var sv = String.UnicodeScalarView()
+                for v in word { sv.append(Unicode.Scalar(v)!) }
+                if options.neverSplit.contains(String(sv)) {
+                    for v in word { appendUTF8(v, to: &bytes) }
+                    chars = word.count
+                    flush()
+                    continue
+                }
+            }
+            var w = word
+            if options.lowercase {
+                w = pythonLower(word, version)
+                if options.stripAccents ?? true, w.contains(where: { $0 >= 0x80 }) {
+                    var sv = String.UnicodeScalarView()
+                    for v in w { sv.append(Unicode.Scalar(v)!) }
+                    w.removeAll(keepingCapacity: true)
+                    for u in String(sv).decomposedStringWithCanonicalMapping.unicodeScalars where pyf(u.value, version) & Self.pyMn == 0 {
+                        w.append(u.value)
+                    }
+                }
+            }
+            for v in w {
+                if pyf(v, version) & Self.pyPunct != 0 {
+                    flush()
+                    appendUTF8(v, to: &bytes); chars = 1
+                    flush()
+                } else {
+                    appendUTF8(v, to: &bytes); chars += 1
+                }
+            }
+            flush()
+        }
+    }
+
+    static func isPythonCJK(_ v: UInt32) -> Bool {
+        (v >= 0x4E00 && v <= 0x9FFF) || (v >= 0x3400 && v <= 0x4DBF) || (v >= 0x20000 && v <= 0x2A6DF)
+            || (v >= 0x2A700 && v <= 0x2B73F) || (v >= 0x2B740 && v <= 0x2B81F) || (v >= 0x2B820 && v <= 0x2CEAF)
+            || (v >= 0xF900 && v <= 0xFAFF) || (v >= 0x2F800 && v <= 0x2FA1F)
+    }
+
+    /// Python's `str.lower` of one word: full mappings, and capital sigma becomes final sigma when a
+    /// cased letter precedes it and none follows (case-ignorable characters skipped), as CPython does.
+    private func pythonLower(_ w: [UInt32], _ version: Unicode.Version) -> [UInt32] {
+        var r = [UInt32]()
+        r.reserveCapacity(w.count)
+        for (i, v) in w.enumerated() {
+            if v < 0x80 { r.append(v >= 65 && v <= 90 ? v | 0x20 : v); continue }
+            if v == 0x3A3 {
+                var j = i - 1
+                while j >= 0 && pyf(w[j], version) & Self.pyCaseIgnorable != 0 { j -= 1 }
+                var final = j >= 0 && pyf(w[j], version) & Self.pyCased != 0
+                if final && i + 1 < w.count {
+                    var k = i + 1
+                    while k < w.count && pyf(w[k], version) & Self.pyCaseIgnorable != 0 { k += 1 }
+                    final = k == w.count || pyf(w[k], version) & Self.pyCased == 0
+                }
+                r.append(final ? 0x3C2 : 0x3C3)
+                continue
+            }
+            for l in Unicode.Scalar(v)!.properties.lowercaseMapping.unicodeScalars { r.append(l.value) }
+        }
+        return r
     }
 
     /// Greedy longest-match-first over the word's bytes. Vocab entries are whole UTF-8 strings,

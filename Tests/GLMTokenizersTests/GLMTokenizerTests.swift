@@ -34,6 +34,8 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         #expect(t.tokenString(2023) == "this")
         #expect(t.tokenString(30524) == nil)
         #expect(t.identity == "bertWordPiece:07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3")
+        // vocab.txt folders split text as the original GLM code's Python BertTokenizer does.
+        #expect(t.text.encode("ΣΑΣ").map { t.tokenString($0)! } == ["σ", "##α", "##ς"])
     }
 
     @Test func gpt2IdsMatchSpec32() throws {
@@ -86,6 +88,10 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         #expect(try GLMTokenizer(folder: dir).family == .bertWordPiece)
         try Data(#"{"glm_family": "llama"}"#.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
         #expect(throws: TokenizerError.self) { try GLMTokenizer(folder: dir) }
+        try Data(#"{"glm_family": "gpt2"}"#.utf8).write(to: dir.appendingPathComponent("tokenizer_config.json"))
+        #expect(throws: TokenizerError.unsupported(file: dir.path, feature: "the config names family gpt2, but the folder has none of its files")) {
+            try GLMTokenizer(folder: dir)
+        }
         let sp = try tempFolder([:])
         try FileManager.default.copyItem(at: Paths.golden("sp-bpe.model"), to: sp.appendingPathComponent("cog.model"))
         #expect(try GLMTokenizer(folder: sp).family == .chineseSPFixed)
@@ -204,5 +210,94 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         try model.prefix(model.count / 2).write(to: truncated.appendingPathComponent("sp.model"))
         #expect(message { try GLMTokenizer(folder: truncated) }.contains("sp.model: malformed"))
         #expect(message { try WordPieceTokenizer(vocabFile: empty.appendingPathComponent("vocab.txt")) }.contains("vocab.txt: cannot read"))
+    }
+}
+
+/// Damaged inputs must give an error or a result, never a trap.
+@Suite struct RobustnessTests {
+    struct LCG { var s: UInt64; mutating func next() -> UInt64 { s = s &* 6364136223846793005 &+ 1442695040888963407; return s >> 33 } }
+
+    /// Reaching the end without a trap is the assertion: each damaged model either loads or throws.
+    @Test func corruptedModelsNeverTrap() throws {
+        var rng = LCG(s: 42)
+        for name in ["sp-bpe.model", "sp-unigram.model", "sp-unigram-nobf.model"] {
+            let original = [UInt8](try Data(contentsOf: Paths.golden(name)))
+            for _ in 0..<60 {
+                var bytes = original
+                for _ in 0..<(1 + Int(rng.next() % 8)) { bytes[Int(rng.next() % UInt64(bytes.count))] = UInt8(rng.next() & 0xFF) }
+                if rng.next() % 4 == 0 { bytes.removeLast(Int(rng.next() % UInt64(bytes.count))) }
+                guard let t = try? SentencePieceTokenizer(modelData: bytes, file: name) else { continue }
+                for s in ["Hello  wörld 😀 ｶﾀｶﾅ", "", "   ", "中文<n>"] { _ = t.decode(t.encode(s)) }
+                _ = t.decode([-1, 0, 1, 5, 100_000])
+            }
+        }
+    }
+
+    @Test func randomBytesThroughEveryTokenizer() throws {
+        var rng = LCG(s: 7)
+        let toks: [any TextTokenizer] = [
+            GLMEncodeTests.bert.text, GLMEncodeTests.gpt2.text,
+            try SentencePieceTokenizer(modelFile: Paths.golden("sp-bpe.model")),
+            try SentencePieceTokenizer(modelFile: Paths.golden("sp-unigram.model")),
+            try HFTokenizerJSON.load(Paths.golden("hf-unigram/tokenizer.json")),
+        ]
+        for _ in 0..<300 {
+            let n = Int(rng.next() % 64)
+            let bytes = (0..<n).map { _ in UInt8(rng.next() & 0xFF) }
+            let (text, _) = TextInput.decodeUTF8(bytes)
+            for t in toks {
+                let ids = t.encode(text)
+                #expect(ids.allSatisfy { $0 >= 0 && $0 < t.vocabularySize })
+                _ = t.decode(ids)
+            }
+            let g = GLMEncodeTests.gpt2
+            #expect(g.decode(g.text.encode(text)) == text)
+        }
+    }
+}
+
+/// The GLM layer against the GLM tokenizer classes themselves (SwissArmyTransformer's packaged copy
+/// of `data_utils/tokenization.py`; see Tools/goldens/make_glm_goldens.py).
+@Suite struct GLMLayerGoldenTests {
+    struct Layout: Decodable { let num_tokens: Int; let commands: [[Cmd]] }
+    enum Cmd: Decodable {
+        case s(String), i(Int), b(Bool)
+        init(from d: Decoder) throws {
+            let c = try d.singleValueContainer()
+            if let b = try? c.decode(Bool.self) { self = .b(b) } else if let i = try? c.decode(Int.self) { self = .i(i) } else { self = .s(try c.decode(String.self)) }
+        }
+        var string: String? { if case .s(let v) = self { return v }; return nil }
+        var int: Int? { if case .i(let v) = self { return v }; return nil }
+        var bool: Bool? { if case .b(let v) = self { return v }; return nil }
+    }
+
+    static func tokenizer(_ name: String) throws -> GLMTokenizer {
+        switch name {
+        case "gpt2": return try GLMTokenizer(folder: Paths.gpt2)
+        case "bert": return try GLMTokenizer(folder: Paths.bert)
+        default:
+            let sp = try SentencePieceTokenizer(modelFile: Paths.golden("sp-bpe.model"))
+            return try GLMTokenizer(family: name == "chinese-fixed" ? .chineseSPFixed : .chineseSP, text: sp)
+        }
+    }
+
+    @Test(arguments: ["bert", "gpt2", "chinese-fixed", "chinese-10b"])
+    func layoutAndIdsMatchOfficialClasses(_ name: String) throws {
+        let t = try GLMLayerGoldenTests.tokenizer(name)
+        let layouts = try JSONDecoder().decode([String: Layout].self, from: Data(contentsOf: Paths.golden("glm-layouts.json")))
+        let want = try #require(layouts[name])
+        #expect(t.numTokens == want.num_tokens)
+        #expect(t.commandList.map(\.name) == want.commands.map { $0[0].string! })
+        #expect(t.commandList.map(\.token) == want.commands.map { $0[1].string! })
+        #expect(t.commandList.map(\.id) == want.commands.map { $0[2].int! })
+        #expect(t.commandList.map(\.lstrip) == want.commands.map { $0[3].bool! })
+        let lines = try loadGoldens("glm-\(name).jsonl")
+        #expect(lines.count > 400)
+        var bad = 0
+        for g in lines where t.encode(g.text) != g.ids {
+            bad += 1
+            if bad <= 5 { Issue.record("\(name): \(g.text.debugDescription)\n ours: \(t.encode(g.text))\n gold: \(g.ids)") }
+        }
+        #expect(bad == 0)
     }
 }

@@ -86,6 +86,22 @@ def write(name, tok, lines):
     print(f"wrote {path}: {len(lines)} lines", file=sys.stderr)
 
 
+def python_bert(vocab):
+    """The BertTokenizer of `pytorch_pretrained_bert` 0.6.2, which the original GLM code used
+    (pip install --no-deps pytorch-pretrained-bert==0.6.2). Its package __init__ imports boto3 and
+    requests for model downloads; empty stand-ins satisfy those imports, tokenization uses neither."""
+    import types
+    for m in ["boto3", "botocore", "botocore.exceptions", "requests"]:
+        try:
+            __import__(m)
+        except ImportError:
+            sys.modules[m] = types.ModuleType(m)
+    if not hasattr(sys.modules["botocore.exceptions"], "ClientError"):
+        sys.modules["botocore.exceptions"].ClientError = Exception
+    from pytorch_pretrained_bert.tokenization import BertTokenizer
+    return BertTokenizer(vocab, do_lower_case=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "assets", "corpus"))
@@ -103,6 +119,13 @@ def main():
     gpt2.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     gpt2.decoder = decoders.ByteLevel()
     write("gpt2.jsonl", gpt2, lines)
+    import unicodedata
+    py = python_bert(os.path.join(RES, "bert-base-uncased", "vocab.txt"))
+    path = os.path.join(OUT, "bert-base-uncased-python.jsonl")
+    with open(path, "w", encoding="utf-8") as fh:
+        for line in lines:
+            fh.write(json.dumps({"text": line, "ids": py.convert_tokens_to_ids(py.tokenize(line))}, ensure_ascii=False) + "\n")
+    print(f"wrote {path}: {len(lines)} lines (Python unicodedata {unicodedata.unidata_version})", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ public struct Tensor: @unchecked Sendable {
             throw TensorError.invalidArgument(op: "Tensor.init", message: "\(values.count) values for shape \(shape)")
         }
         self.init(uninitialized: shape)
-        values.withUnsafeBufferPointer { mutableFloats.update(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBufferPointer { floats.update(from: $0.baseAddress!, count: values.count) }
     }
 
     /// An i32 tensor holding `values` (row-major).
@@ -75,7 +75,7 @@ public struct Tensor: @unchecked Sendable {
             throw TensorError.invalidArgument(op: "Tensor.init", message: "\(values.count) values for shape \(shape)")
         }
         self.init(uninitialized: shape, dtype: .i32)
-        values.withUnsafeBufferPointer { mutableInt32s.update(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBufferPointer { int32s.update(from: $0.baseAddress!, count: values.count) }
     }
 
     // MARK: Raw access (contiguous tensors; internal invariants, hence preconditions)

@@ -6,8 +6,6 @@ import Foundation
 enum GLMMain {
     static func main() async {
         OpenMPEnvironment.ensurePassiveWaiting()
-        // Line-buffered stdout, so progress and evaluation lines reach a log file as they happen.
-        setvbuf(stdout, nil, _IOLBF, 0)
         await GLMCommand.main()
     }
 }

@@ -80,22 +80,27 @@ struct PretrainCommand: ParsableCommand {
             if c.validationData.isEmpty { c.validationData = [root.appendingPathComponent("Resources/corpus/valid").path] }
             if c.tokenizer == nil { c.tokenizer = root.appendingPathComponent("Resources/tokenizers/bert-base-uncased").path }
             if preset == nil && config == nil && timeLimit == nil && !resume { c.timeLimit = 540 }
-            print("using the bundled corpus in \(root.path)/Resources/corpus (train: 54 works, held out: Persuasion)")
+            say("using the bundled corpus in \(root.path)/Resources/corpus (train: 54 works, held out: Persuasion)")
         }
-        let trainer = try Trainer(config: c, resume: resume) { print($0) }
+        let trainer = try Trainer(config: c, resume: resume) { say($0) }
         let summary = try trainer.run()
-        print(String(format: "done: %d steps, last training loss %.4f, %.0f tokens/s", summary.steps, summary.finalLoss, summary.tokensPerSecond))
+        say(String(format: "done: %d steps, last training loss %.4f, %.0f tokens/s", summary.steps, summary.finalLoss, summary.tokensPerSecond))
         if let e = summary.evalLoss {
-            print(String(format: "held-out Part B loss %.4f nats (perplexity %.1f)", e, Foundation.exp(e)))
+            say(String(format: "held-out Part B loss %.4f nats (perplexity %.1f)", e, Foundation.exp(e)))
         }
-        print("model: \(trainer.runDir.path)/model   metrics: \(trainer.runDir.path)/metrics.jsonl   curve: \(trainer.runDir.path)/loss.svg")
+        say("model: \(trainer.runDir.path)/model   metrics: \(trainer.runDir.path)/metrics.jsonl   curve: \(trainer.runDir.path)/loss.svg")
         if !summary.demo.isEmpty {
-            print("\nHeld-out sentences, blanks filled by the model:")
+            say("\nHeld-out sentences, blanks filled by the model:")
             for d in summary.demo {
-                print("  \(d.masked)\n    → \(d.filled)")
+                say("  \(d.masked)\n    → \(d.filled)")
             }
         }
     }
+}
+
+/// Writes a line to stdout unbuffered, so a long run's log file shows each line as it happens.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Finds the repository's `Resources/` (the bundled corpus and vocab): from the working

@@ -13,6 +13,7 @@ struct GLMCommand: AsyncParsableCommand {
             TokenizeCommand.self,
             LogitsCommand.self,
             ConvertCommand.self,
+            GenerateCommand.self,
             BenchCommand.self,
         ]
     )

@@ -26,11 +26,12 @@ struct GenerateCommand: ParsableCommand {
         another sample), at most 64 tokens per blank. Vocabulary padding rows are never generated.
 
         Examples:
-          glm generate --model runs/default/model "The [MASK] of the story was a young woman."
-          glm generate --model glm-large --greedy "GLM is a [MASK] language model." "Paris is the capital of [MASK]."
-          glm generate --model glm-large --num-beams 5 --length-penalty 0.7 --no-repeat-ngram 3 "[sMASK] Content: …"
-          glm generate --model glm-large --seed 7 --top-p 0.9 --top-k 0 --max-new-tokens 128 "Once upon a time"
-          cat prompts.txt | glm generate --model glm-large --greedy --json > fills.jsonl
+          glm generate --model runs/default/model "She was [MASK] to see him."
+          glm generate --model glm-large --greedy "Paris is the [MASK] of France."
+          glm generate --model glm-large --num-beams 5 --length-penalty 0.7 \\
+              --no-repeat-ngram 3 "[sMASK] Content: …"
+          glm generate --model glm-large --top-k 0 --top-p 0.9 --seed 7 "Once upon"
+          glm generate --model glm-large --greedy --json < prompts.txt > fills.jsonl
         """)
 
     @Option(name: .long, help: "Model folder: config.json, weights (model.safetensors, pytorch_model.bin or official checkpoint) and tokenizer files (vocab.txt, vocab.json + merges.txt, *.model, …).")
@@ -53,8 +54,8 @@ struct GenerateCommand: ParsableCommand {
     var lengthPenalty: Float = 1
     @Flag(name: .long, help: "End a beam search as soon as --num-beams fills are finished (the official code does not).")
     var earlyStopping = false
-    @Option(name: .long, help: "Most tokens per blank (capped at the model's max_sequence_length).")
-    var maxNewTokens: Int = 64
+    @Option(name: .long, help: "Most tokens per blank, capped at the model's max_sequence_length. (default: 64)")
+    var maxNewTokens: Int?
     @Option(name: .long, help: "Fewest tokens per blank: the end of a fill is banned before.")
     var minNewTokens: Int = 0
     @Option(name: .long, help: "Never repeat an n-gram of this size within a fill (0: off).")
@@ -91,7 +92,7 @@ struct GenerateCommand: ParsableCommand {
         cfg.numBeams = numBeams
         cfg.lengthPenalty = lengthPenalty
         cfg.earlyStopping = earlyStopping
-        cfg.maxNewTokens = maxNewTokens
+        if let maxNewTokens { cfg.maxNewTokens = maxNewTokens }
         cfg.minNewTokens = minNewTokens
         cfg.noRepeatNgram = noRepeatNgram
         cfg.repetitionPenalty = repetitionPenalty
@@ -131,7 +132,7 @@ struct GenerateCommand: ParsableCommand {
         let filler = BlankFiller(model: m)
         let tokens = BlankFillingTokens(tokenizer: tokenizer)
         contexts = try contexts.enumerated().map { i, c in try numbered(i) { try filler.prepare(context: c, tokens: tokens) } }
-        if filler.maxTokensPerBlank(cfg) < cfg.maxNewTokens {
+        if maxNewTokens != nil && filler.maxTokensPerBlank(cfg) < cfg.maxNewTokens {
             warn("--max-new-tokens \(cfg.maxNewTokens) is capped at the model's max_sequence_length \(m.config.maxSequenceLength)")
         }
 

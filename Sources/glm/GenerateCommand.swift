@@ -140,7 +140,7 @@ struct GenerateCommand: ParsableCommand {
         let out = FileHandle.standardOutput
         for (i, ctx) in contexts.enumerated() {
             let streamer = streaming ? Streamer(tokenizer: tokenizer, context: ctx, tokens: tokens,
-                                                label: contexts.count > 1 ? "[\(i + 1)/\(contexts.count)] " : "") : nil
+                                                label: contexts.count > 1 ? "prompt \(i + 1)/\(contexts.count), " : "") : nil
             let t0 = DispatchTime.now().uptimeNanoseconds
             let (used, fills) = try filler.fill(context: ctx, tokens: tokens, config: cfg,
                                                 onToken: streamer.map { s in { s.token(blank: $0, id: $1) } })
@@ -203,7 +203,7 @@ private struct PromptJSON: Encodable {
     let seconds: Double
 }
 
-/// Writes each fill to stderr as its tokens arrive: one line per blank, `[MASK] → text…`.
+/// Writes each fill to stderr as its tokens arrive: one line per blank, `[MASK] 1/2 → text…`.
 private final class Streamer {
     let tokenizer: GLMTokenizer
     let masks: [String]

@@ -345,6 +345,37 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(BlankFiller.splice(context: ctx, fills: fills), [1, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 0])
     }
 
+    /// More greedy cases on the counting model, expected values from the PyTorch reference
+    /// (`Tools/reference/glm_ref.py`, float64, the procedure of `make_fixtures.py:greedy_case`:
+    /// stop at eop or eos, the ending token not fed). The smallest top-1/top-2 logit gap on these
+    /// paths is 0.16, far above float32 error. The max-1 and max-2 cases with three blanks differ
+    /// from what feeding a length-cut fill's last token would give ([[42], [38], [43]] and
+    /// [[19, 20], [16, 17], [13, 14]]), so they pin the official rule.
+    func testGreedyFillsMatchTheReferenceOnMoreContexts() throws {
+        let m = try model("model-counting")
+        let cases: [(context: [Int], max: Int, fills: [[Int]], stops: [String])] = [
+            ([1, 70, 71, 72, 2, 0], 5, [[73, 74, 75]], ["eop"]),
+            ([1, 70, 71, 72, 2, 0], 2, [[73, 74]], ["length"]),
+            ([1, 60, 2, 64, 65, 2, 0], 5, [[58, 59], [62, 63]], ["eop", "eop"]),
+            ([1, 20, 21, 2, 25, 2, 30, 31, 32, 0], 2, [[22], [27, 28]], ["eop", "length"]),
+            ([1, 40, 2, 2, 2, 50, 0], 1, [[42], [42], [42]], ["length", "length", "length"]),
+            ([1, 2, 2, 2, 0], 2, [[19, 20], [16, 17], [17, 18]], ["length", "length", "length"]),
+            ([1, 2, 2, 2, 0], 5, [[19, 20, 21], [16, 16], [17, 18]], ["eop", "eop", "eop"]),
+        ]
+        for c in cases {
+            var cfg = GenerationConfig()
+            cfg.greedy = true
+            cfg.maxNewTokens = c.max
+            let (_, fills) = try BlankFiller(model: m).fill(context: c.context, tokens: fixtureTokens, config: cfg)
+            XCTAssertEqual(fills.map(\.tokens), c.fills, "\(c.context) max \(c.max)")
+            XCTAssertEqual(fills.map(\.stop), c.stops, "\(c.context) max \(c.max)")
+            // Beam search with one beam takes the same path.
+            cfg.beamSearch = true
+            XCTAssertEqual(try BlankFiller(model: m).fill(context: c.context, tokens: fixtureTokens, config: cfg).fills.map(\.tokens),
+                           c.fills, "beam \(c.context) max \(c.max)")
+        }
+    }
+
     func testAContextWithoutAMaskGetsTheGenerationMask() throws {
         let m = try model("model-counting")
         var cfg = GenerationConfig()

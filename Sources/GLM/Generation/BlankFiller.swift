@@ -168,17 +168,23 @@ public struct BlankFiller {
     /// Fills a batch of contexts, one after another, each exactly as ``fill(context:tokens:config:onToken:)``
     /// would alone: every prompt starts from `config.seed`, so a prompt's fills do not depend on
     /// the rest of the batch. `onToken(prompt, blank, id)` streams tokens as they are chosen.
+    /// Every context is checked (``prepare(context:tokens:)``) before the first is decoded; errors
+    /// name the prompt ("prompt 2: …").
     ///
     /// Prompts run one at a time because the model's cached attention cannot yet mask the padding
     /// that batching prompts of different lengths in one cache would need.
     public func fill(contexts: [[Int]], tokens: BlankFillingTokens, config: GenerationConfig,
                      onToken: ((Int, Int, Int) -> Void)? = nil) throws -> [(context: [Int], fills: [BlankFill])] {
-        try contexts.enumerated().map { i, ctx in
-            do {
-                return try fill(context: ctx, tokens: tokens, config: config, onToken: { onToken?(i, $0, $1) })
-            } catch let GLMError.invalidInput(m) where contexts.count > 1 {
+        func numbered<T>(_ i: Int, _ body: () throws -> T) throws -> T {
+            do { return try body() } catch let GLMError.invalidInput(m) where contexts.count > 1 {
                 throw GLMError.invalidInput("prompt \(i + 1): \(m)")
             }
+        }
+        // Every context is checked before any is decoded, so a bad last prompt costs no work.
+        try config.validate()
+        for (i, ctx) in contexts.enumerated() { _ = try numbered(i) { try prepare(context: ctx, tokens: tokens) } }
+        return try contexts.enumerated().map { i, ctx in
+            try numbered(i) { try fill(context: ctx, tokens: tokens, config: config, onToken: { onToken?(i, $0, $1) }) }
         }
     }
 

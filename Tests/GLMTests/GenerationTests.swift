@@ -420,6 +420,42 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(fills.map(\.stop), ["eop", "eop"])
     }
 
+    /// Beam search on the counting model against the official `BeamSearchScorer` semantics
+    /// (`generation_utils.py`, top 2·beams, `is_done`, `finalize`) run on the PyTorch reference in
+    /// float64: stops eop and eos, min length on both, the chosen fill (sop and its fed tokens)
+    /// joining the memory for later blanks. Expected fills and scores from that run.
+    func testBeamSearchMatchesTheOfficialScorerOnTheReferenceModel() throws {
+        let m = try model("model-counting")
+        typealias Case = (context: [Int], beams: Int, lp: Float, early: Bool, min: Int, max: Int, fills: [[Int]], scores: [Double])
+        let a = [1, 60, 2, 64, 65, 2, 0], b = [1, 2, 2, 2, 0], c = [1, 30, 2, 33, 2, 37, 38, 0]
+        let cases: [Case] = [
+            (a, 3, 1.0, false, 0, 6, [[58, 59], [61, 62, 63]], [-0.647052265079317, -0.6373202038490592]),
+            (a, 3, 0.7, false, 0, 6, [[58, 59], [62, 63]], [-0.7966147812945751, -0.8399348723179969]),
+            (a, 4, 1.0, true, 0, 6, [[58, 59], [61, 62, 63]], [-0.647052265079317, -0.6373202038490592]),
+            (a, 2, 1.0, false, 3, 6, [[58, 59, 60], [61, 62, 63]], [-0.9911703249420772, -0.6764930528208045]),
+            (a, 3, 1.0, false, 0, 2, [[58, 59], [62, 63]], [-0.4978712946444641, -0.4789683437094915]),
+            (b, 3, 1.0, false, 0, 6, [[19, 15, 16], [16, 17, 18], [12, 13, 14]], [-0.9912742704343845, -1.0581849898800617, -0.8460223006917142]),
+            (b, 3, 0.7, false, 0, 6, [[19, 15, 16], [16, 17], [12, 13, 14]], [-1.3782570104247722, -1.4700910553245943, -1.149974344993564]),
+            (b, 3, 1.0, false, 0, 2, [[19, 20], [16, 17], [17, 18]], [-1.25277942788655, -0.48778449343958485, -0.9228934423617629]),
+            (c, 3, 0.7, false, 0, 6, [[31, 32], [34, 35, 36]], [-0.5166434862670073, -0.8483575664598627]),
+            (c, 2, 1.0, false, 3, 6, [[35, 36, 37], [35, 36, 37]], [-1.1195980948949351, -0.8611584381022044]),
+            (c, 3, 1.0, false, 0, 2, [[31, 32], [35, 36]], [-0.3749358587966646, -0.6525023379842863]),
+        ]
+        for t in cases {
+            var cfg = GenerationConfig()
+            cfg.numBeams = t.beams
+            cfg.lengthPenalty = t.lp
+            cfg.earlyStopping = t.early
+            cfg.minNewTokens = t.min
+            cfg.maxNewTokens = t.max
+            let (_, fills) = try BlankFiller(model: m).fill(context: t.context, tokens: fixtureTokens, config: cfg)
+            let label = "\(t.context) beams \(t.beams) lp \(t.lp) early \(t.early) min \(t.min) max \(t.max)"
+            XCTAssertEqual(fills.map(\.tokens), t.fills, label)
+            for (f, s) in zip(fills, t.scores) { XCTAssertEqual(f.score ?? .nan, s, accuracy: 1e-4, label) }
+            XCTAssertEqual(fills.map(\.stop), t.fills.map { $0.count == t.max ? "length" : "eop" }, label)
+        }
+    }
+
     func testABatchFillsEachPromptAsItWouldAlone() throws {
         let m = try model("model-tiny")
         var cfg = GenerationConfig()

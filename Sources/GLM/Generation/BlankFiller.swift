@@ -4,8 +4,11 @@ import GLMTokenizers
 
 /// Special ids blank filling needs (from the tokenizer's command tokens).
 public struct BlankFillingTokens: Sendable, Equatable {
+    /// Start of piece: fed first at every blank.
     public var sop: Int
+    /// End of piece: the normal end of a fill (not part of it).
     public var eop: Int
+    /// End of text: also ends a fill, as in the official generator (`end_tokens = [eop, eod]`).
     public var eos: Int
     /// [MASK], [sMASK], [gMASK] — whichever the tokenizer has. Every one of them in a context is a
     /// blank to fill.
@@ -32,6 +35,7 @@ public struct BlankFillingTokens: Sendable, Equatable {
 public struct BlankFill: Sendable, Codable, Equatable {
     /// Index of the mask token in the context ids.
     public var maskPosition: Int
+    /// The mask token that stood there ([MASK], [sMASK] or [gMASK]).
     public var maskId: Int
     /// The generated ids, without sop and the stop token.
     public var tokens: [Int]
@@ -40,6 +44,7 @@ public struct BlankFill: Sendable, Codable, Equatable {
     /// Beam search only: the hypothesis score, Σ log p / max(len, 1)^lengthPenalty.
     public var score: Double?
 
+    /// A fill as ``BlankFiller`` reports it.
     public init(maskPosition: Int, maskId: Int, tokens: [Int], stop: String, score: Double? = nil) {
         self.maskPosition = maskPosition; self.maskId = maskId; self.tokens = tokens; self.stop = stop; self.score = score
     }
@@ -54,6 +59,7 @@ public struct BlankFill: Sendable, Codable, Equatable {
 /// (the stop token, or the last token at the length limit) is not fed to the model, so later
 /// fills see a fill without its last token when it was cut by the length limit.
 public struct BlankFiller {
+    /// The model decoded, in whatever mode it is (`bf16` included); dropout is not used here.
     public let model: GLMModel
     public init(model: GLMModel) { self.model = model }
 
@@ -151,8 +157,10 @@ public struct BlankFiller {
                 // The chosen fill joins the context of later blanks, as the official generator keeps
                 // the chosen hypothesis's memory: sop and every token fed (not the last one at the
                 // length limit).
-                let fed = seq.stopToken == nil ? Array(seq.tokens.dropLast()) : seq.tokens
-                try appendToCache(cache, [tokens.sop] + fed, maskPosition: mp)
+                if ordinal < maskPositions.count - 1 {
+                    let fed = seq.stopToken == nil ? Array(seq.tokens.dropLast()) : seq.tokens
+                    try appendToCache(cache, [tokens.sop] + fed, maskPosition: mp)
+                }
             } else {
                 var step = CachedStep(model: model, cache: cache, maskPosition: mp)
                 seq = try Decoding.sample(&step, first: tokens.sop, stopIds: stops, history: history, config: cfg,

@@ -16,12 +16,14 @@ public protocol StepModel {
 /// One finished fill: its tokens (without the stop token), the stop token that ended it (nil
 /// when the length limit did), and for beam search its length-normalised score.
 public struct DecodedSequence: Sendable, Codable, Equatable {
+    /// The generated ids, without the first token fed (sop) and the stop token.
     public var tokens: [Int]
     /// The stop id chosen after `tokens`, or nil when the fill reached the length limit.
     public var stopToken: Int?
     /// Beam search only: Σ log p / max(len, 1)^lengthPenalty, len = `tokens.count`.
     public var score: Double?
 
+    /// A decoded span as ``Decoding`` returns it.
     public init(tokens: [Int], stopToken: Int?, score: Double? = nil) {
         self.tokens = tokens; self.stopToken = stopToken; self.score = score
     }

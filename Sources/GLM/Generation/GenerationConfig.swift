@@ -41,6 +41,7 @@ public struct GenerationConfig: Sendable, Codable, Equatable {
     /// does not depend on the other prompts.
     public var seed: UInt64 = 1234
 
+    /// The official defaults above; set fields to change them.
     public init() {}
 
     /// Whether ``BlankFiller`` decodes with beam search.

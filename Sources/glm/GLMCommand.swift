@@ -37,6 +37,7 @@ struct GLMCommand: AsyncParsableCommand {
             TokenizeCommand.self,
             LogitsCommand.self,
             ConvertCommand.self,
+            GenerateCommand.self,
             BenchCommand.self,
         ]
     )

@@ -1,33 +1,65 @@
 import Foundation
 import GLMTensor
+import GLMTokenizers
 
 /// Special ids blank filling needs (from the tokenizer's command tokens).
 public struct BlankFillingTokens: Sendable, Equatable {
+    /// Start of piece: fed first at every blank.
     public var sop: Int
+    /// End of piece: the normal end of a fill (not part of it).
     public var eop: Int
+    /// End of text: also ends a fill, as in the official generator (`end_tokens = [eop, eod]`).
     public var eos: Int
-    /// [MASK], [sMASK], [gMASK] — whichever the tokenizer has.
+    /// [MASK], [sMASK], [gMASK] — whichever the tokenizer has. Every one of them in a context is a
+    /// blank to fill.
     public var masks: [Int]
+    /// The mask a context without any blank gets: [gMASK] where the tokenizer has it, else [MASK]
+    /// (the official `'[gMASK]' if args.task_mask else '[MASK]'`).
+    public var generationMask: Int
 
-    public init(sop: Int, eop: Int, eos: Int, masks: [Int]) {
+    /// `generationMask` defaults to the last of `masks`.
+    public init(sop: Int, eop: Int, eos: Int, masks: [Int], generationMask: Int? = nil) {
         self.sop = sop; self.eop = eop; self.eos = eos; self.masks = masks
+        self.generationMask = generationMask ?? masks.last ?? -1
+    }
+
+    /// The ids of `tokenizer`, as the official tokenizers derive them (glm-spec §3).
+    public init(tokenizer: GLMTokenizer) {
+        let c = tokenizer.commands
+        self.init(sop: c.sop, eop: c.eop, eos: c.eos, masks: [c.mask] + [c.sMask, c.gMask].compactMap { $0 },
+                  generationMask: c.gMask ?? c.mask)
     }
 }
 
 /// The fill of one blank: where its mask stands in the context and what was generated.
 public struct BlankFill: Sendable, Codable, Equatable {
+    /// Index of the mask token in the context ids.
     public var maskPosition: Int
+    /// The mask token that stood there ([MASK], [sMASK] or [gMASK]).
     public var maskId: Int
+    /// The generated ids, without sop and the stop token.
     public var tokens: [Int]
+    /// "eop" or "eos" (the stop token chosen), or "length" (`maxNewTokens` reached).
     public var stop: String
+    /// Beam search only: the hypothesis score, Σ log p / max(len, 1)^lengthPenalty.
     public var score: Double?
+
+    /// A fill as ``BlankFiller`` reports it.
+    public init(maskPosition: Int, maskId: Int, tokens: [Int], stop: String, score: Double? = nil) {
+        self.maskPosition = maskPosition; self.maskId = maskId; self.tokens = tokens; self.stop = stop; self.score = score
+    }
 }
 
 /// Fills every blank of a context as the official generator does (glm-spec §7.1): the context is
 /// encoded once bidirectionally into the KV cache; each mask, left to right, is decoded from sop
 /// at position (mask index, step+1) against everything cached so far, so later fills see earlier
 /// ones.
+///
+/// As in the official `generate_samples.py` and the PyTorch reference, the token that ends a fill
+/// (the stop token, or the last token at the length limit) is not fed to the model, so later
+/// fills see a fill without its last token when it was cut by the length limit.
 public struct BlankFiller {
+    /// The model decoded, in whatever mode it is (`bf16` included); dropout is not used here.
     public let model: GLMModel
     public init(model: GLMModel) { self.model = model }
 
@@ -52,53 +84,116 @@ public struct BlankFiller {
         mutating func reorder(_ sources: [Int]) throws { cache.reorder(sources) }
     }
 
-    /// Fills the masks of `context` (ids, e.g. `[CLS] … [MASK] … eos`). A context without any
-    /// mask gets [gMASK] (or the first mask id) appended, as the official generator does.
-    /// `onToken(blank ordinal, id)` streams tokens as they are chosen (not with beam search).
+    /// The most tokens a fill may get: `config.maxNewTokens`, capped at the model's
+    /// `max_sequence_length` P because a fill's block positions run 1…n in a table of P+1 rows.
+    public func maxTokensPerBlank(_ config: GenerationConfig) -> Int {
+        min(config.maxNewTokens, model.config.maxSequenceLength)
+    }
+
+    /// The context ``fill(context:tokens:config:onToken:)`` decodes for `context`: unchanged when
+    /// it has a mask, otherwise with `tokens.generationMask` in place of its trailing eos
+    /// (appended when there is none). Throws ``GLMError/invalidInput(_:)`` for an empty context,
+    /// one longer than the model's positions (saying both lengths) or ids outside the vocabulary,
+    /// so a caller can check a whole batch before generating anything.
+    public func prepare(context: [Int], tokens: BlankFillingTokens) throws -> [Int] {
+        guard !context.isEmpty else { throw GLMError.invalidInput("empty prompt") }
+        guard !tokens.masks.isEmpty else { throw GLMError.invalidInput("the tokenizer defines no mask token") }
+        var ctx = context
+        if !ctx.contains(where: tokens.masks.contains) {
+            if ctx.count > 1 && ctx.last == tokens.eos { ctx.removeLast() }
+            ctx.append(tokens.generationMask)
+        }
+        let p = model.config.maxSequenceLength
+        guard ctx.count <= p else {
+            throw GLMError.invalidInput("the prompt is \(ctx.count) tokens long (counting [CLS], eos and masks); this model takes at most \(p) (max_sequence_length)")
+        }
+        if let bad = ctx.first(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
+            throw GLMError.invalidInput("token id \(bad) is outside the model's vocabulary [0, \(model.config.vocabSize))")
+        }
+        return ctx
+    }
+
+    /// Fills the masks of `context` (ids, e.g. `[CLS] … [MASK] … eos`, see
+    /// ``context(for:tokenizer:)``), left to right. A context without any mask gets
+    /// `tokens.generationMask` in place of its trailing eos (appended when there is none), which
+    /// is what the official generator's text rule produces.
+    ///
+    /// Greedy or sampled per `config`, or beam search when ``GenerationConfig/usesBeamSearch``.
+    /// `onToken(blank ordinal, id)` streams tokens as they are chosen (not with beam search,
+    /// whose tokens are only final at the end). Returns the context actually used and one fill per
+    /// mask; ``splice(context:fills:)`` puts them together.
+    ///
+    /// Throws ``GLMError/invalidInput(_:)`` for an empty context, one longer than the model's
+    /// positions (saying both lengths) or a bad config.
     public func fill(context: [Int], tokens: BlankFillingTokens, config: GenerationConfig,
                      onToken: ((Int, Int) -> Void)? = nil) throws -> (context: [Int], fills: [BlankFill]) {
         try config.validate()
-        guard !context.isEmpty else { throw GLMError.invalidInput("empty prompt") }
-        guard let defaultMask = tokens.masks.last else { throw GLMError.invalidInput("the tokenizer defines no mask token") }
-        var ctx = context
-        if !ctx.contains(where: tokens.masks.contains) { ctx.append(defaultMask) }
+        let ctx = try prepare(context: context, tokens: tokens)
+        var cfg = config
+        cfg.maxNewTokens = maxTokensPerBlank(config)
+        cfg.minNewTokens = min(cfg.minNewTokens, cfg.maxNewTokens)
         let maskPositions = ctx.indices.filter { tokens.masks.contains(ctx[$0]) }
-        let p = model.config.maxSequenceLength
-        guard ctx.count <= p else {
-            throw GLMError.invalidInput("prompt is \(ctx.count) tokens; this model takes at most \(p) positions")
-        }
-        let capacity = ctx.count + maskPositions.count * (config.maxNewTokens + 1)
+        let capacity = ctx.count + maskPositions.count * (cfg.maxNewTokens + 1)
         let cache = model.makeCache(batch: 1, capacity: capacity)
         let n = ctx.count
         _ = try model.forward(inputIds: Tensor(int32: ctx.map(Int32.init), shape: [1, n]),
                               positionIds: Tensor(int32: (0..<n).map(Int32.init) + [Int32](repeating: 0, count: n), shape: [1, 2, n]),
                               sep: [Int32(n)], cache: cache, lastOnly: true)
-        let rng = RandomState(seed: config.seed)
+        let rng = RandomState(seed: cfg.seed)
         let stops = [tokens.eop, tokens.eos]
+        // The repetition penalty looks at the prompt's text and the fills, not at the command
+        // tokens around them ([CLS], eos, masks), which would otherwise make stopping less likely.
+        let special = Set(tokens.masks + [tokens.sop, tokens.eop, tokens.eos])
+        var history = ctx.dropFirst().filter { !special.contains($0) }
         var fills: [BlankFill] = []
-        var history = ctx
         for (ordinal, mp) in maskPositions.enumerated() {
             let seq: DecodedSequence
-            if config.numBeams > 1 {
+            if cfg.usesBeamSearch {
+                let beams = max(cfg.numBeams, 1)
                 var step = CachedStep(model: model,
-                                      cache: KVCache(broadcasting: cache, to: config.numBeams, capacity: capacity),
+                                      cache: KVCache(broadcasting: cache, to: beams, capacity: cache.length + cfg.maxNewTokens + 1),
                                       maskPosition: mp)
-                seq = try Decoding.beamSearch(&step, first: tokens.sop, stopIds: stops, history: history, config: config)
-                // The chosen fill joins the context of later blanks.
-                try appendToCache(cache, [tokens.sop] + seq.tokens, maskPosition: mp)
+                seq = try Decoding.beamSearch(&step, first: tokens.sop, stopIds: stops, history: history, config: cfg)
+                // The chosen fill joins the context of later blanks, as the official generator keeps
+                // the chosen hypothesis's memory: sop and every token fed (not the last one at the
+                // length limit).
+                if ordinal < maskPositions.count - 1 {
+                    let fed = seq.stopToken == nil ? Array(seq.tokens.dropLast()) : seq.tokens
+                    try appendToCache(cache, [tokens.sop] + fed, maskPosition: mp)
+                }
             } else {
                 var step = CachedStep(model: model, cache: cache, maskPosition: mp)
-                seq = try Decoding.sample(&step, first: tokens.sop, stopIds: stops, history: history, config: config,
+                seq = try Decoding.sample(&step, first: tokens.sop, stopIds: stops, history: history, config: cfg,
                                           rng: rng, onToken: { onToken?(ordinal, $0) })
-                // The last token of a fill cut by the length limit was chosen but not yet fed.
-                if seq.stop == "length", let last = seq.tokens.last {
-                    _ = try step.step([last], step: seq.tokens.count)
-                }
             }
             history += seq.tokens
-            fills.append(BlankFill(maskPosition: mp, maskId: ctx[mp], tokens: seq.tokens, stop: seq.stop, score: seq.score))
+            let stop = seq.stopToken.map { $0 == tokens.eop ? "eop" : "eos" } ?? "length"
+            fills.append(BlankFill(maskPosition: mp, maskId: ctx[mp], tokens: seq.tokens, stop: stop, score: seq.score))
         }
         return (ctx, fills)
+    }
+
+    /// Fills a batch of contexts, one after another, each exactly as ``fill(context:tokens:config:onToken:)``
+    /// would alone: every prompt starts from `config.seed`, so a prompt's fills do not depend on
+    /// the rest of the batch. `onToken(prompt, blank, id)` streams tokens as they are chosen.
+    /// Every context is checked (``prepare(context:tokens:)``) before the first is decoded; errors
+    /// name the prompt ("prompt 2: …").
+    ///
+    /// Prompts run one at a time because the model's cached attention cannot yet mask the padding
+    /// that batching prompts of different lengths in one cache would need.
+    public func fill(contexts: [[Int]], tokens: BlankFillingTokens, config: GenerationConfig,
+                     onToken: ((Int, Int, Int) -> Void)? = nil) throws -> [(context: [Int], fills: [BlankFill])] {
+        func numbered<T>(_ i: Int, _ body: () throws -> T) throws -> T {
+            do { return try body() } catch let GLMError.invalidInput(m) where contexts.count > 1 {
+                throw GLMError.invalidInput("prompt \(i + 1): \(m)")
+            }
+        }
+        // Every context is checked before any is decoded, so a bad last prompt costs no work.
+        try config.validate()
+        for (i, ctx) in contexts.enumerated() { _ = try numbered(i) { try prepare(context: ctx, tokens: tokens) } }
+        return try contexts.enumerated().map { i, ctx in
+            try numbered(i) { try fill(context: ctx, tokens: tokens, config: config, onToken: { onToken?(i, $0, $1) }) }
+        }
     }
 
     private func appendToCache(_ cache: KVCache, _ tokens: [Int], maskPosition: Int) throws {
@@ -120,5 +215,70 @@ public struct BlankFiller {
         }
         out += context[next...]
         return out
+    }
+}
+
+extension BlankFiller {
+    /// The context ids of `text` as the official generator builds them (glm-spec §7.1,
+    /// `generate_samples.py:read_context`): `" [gMASK]"` (or `" [MASK]"` for a tokenizer without
+    /// task masks) is appended when the text has no mask; then `[CLS] + enc(text)`, plus eos
+    /// unless the text ends with a mask.
+    ///
+    /// Throws ``GLMError/invalidInput(_:)`` for an empty prompt, or for a bracketed word that looks
+    /// like a command token but is not one of this tokenizer's spellings (`[mask]` for `[MASK]`,
+    /// `[gMASK]` with a BERT vocabulary, …), listing the spellings it knows: such text would
+    /// otherwise be encoded as plain characters and silently leave a blank unfilled.
+    public static func context(for text: String, tokenizer: GLMTokenizer) throws -> [Int] {
+        guard !text.unicodeScalars.allSatisfy(\.properties.isWhitespace) else {
+            throw GLMError.invalidInput("the prompt is empty; give some text, e.g. \"GLM is a [MASK] model.\"")
+        }
+        let known = Set(tokenizer.commandList.map(\.token))
+        if let bad = commandLookalikes(in: text).first(where: { !known.contains($0) }) {
+            let spellings = tokenizer.commandList.map(\.token).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+            let tokens = BlankFillingTokens(tokenizer: tokenizer)
+            let masks = tokens.masks.compactMap { tokenizer.tokenString($0) }
+            throw GLMError.invalidInput("\(bad.debugDescription) is not a command token of this tokenizer (\(tokenizer.family.rawValue)); blanks are \(masks.joined(separator: ", ")), and the command tokens it knows are \(spellings.joined(separator: " ")) (case-sensitive)")
+        }
+        let tokens = BlankFillingTokens(tokenizer: tokenizer)
+        var raw = text
+        var ids = tokenizer.encode(raw)
+        if !ids.contains(where: tokens.masks.contains) {
+            raw += " " + (tokenizer.tokenString(tokens.generationMask) ?? "[gMASK]")
+            ids = tokenizer.encode(raw)
+        }
+        var ctx = [tokenizer.commands.cls] + ids
+        if !raw.hasSuffix("MASK]") { ctx.append(tokenizer.commands.eos) }
+        return ctx
+    }
+
+    /// Bracketed words that look like GLM command tokens: `[…]` or `<|…|>` around letters, digits
+    /// and `_`, whose name mentions MASK or, ignoring case, is a GLM command name (CLS, SEP, PAD,
+    /// UNK, ENC, EOS, SOP, EOP, dBLOCK, startofpiece, endofpiece, endoftext). `[1]` or `[Note]`
+    /// are ordinary text and pass.
+    static func commandLookalikes(in text: String) -> [String] {
+        let names: Set<String> = ["CLS", "SEP", "PAD", "UNK", "ENC", "EOS", "EOP", "SOP", "DBLOCK",
+                                  "STARTOFPIECE", "ENDOFPIECE", "ENDOFTEXT"]
+        func isWord(_ u: Unicode.Scalar) -> Bool { u.properties.isAlphabetic || ("0"..."9").contains(u) || u == "_" }
+        let s = Array(text.unicodeScalars)
+        var found: [String] = []
+        var i = 0
+        while i < s.count {
+            let open: [Unicode.Scalar], close: [Unicode.Scalar]
+            if s[i] == "[" { (open, close) = (["["], ["]"]) }
+            else if s[i] == "<" && i + 1 < s.count && s[i + 1] == "|" { (open, close) = (["<", "|"], ["|", ">"]) }
+            else { i += 1; continue }
+            var j = i + open.count
+            while j < s.count && isWord(s[j]) && j - i < 40 { j += 1 }
+            let name = String(String.UnicodeScalarView(s[(i + open.count)..<j]))
+            let upper = name.uppercased()
+            if !name.isEmpty, j + close.count <= s.count, Array(s[j..<(j + close.count)]) == close,
+               upper.contains("MASK") || names.contains(upper) {
+                found.append(String(String.UnicodeScalarView(s[i..<(j + close.count)])))
+                i = j + close.count
+            } else {
+                i += 1
+            }
+        }
+        return found
     }
 }

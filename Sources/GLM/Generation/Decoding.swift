@@ -13,18 +13,28 @@ public protocol StepModel {
     mutating func reorder(_ sources: [Int]) throws
 }
 
-/// One finished fill: its tokens (without the stop token), why it stopped, and for beam search
-/// its length-normalised score.
+/// One finished fill: its tokens (without the stop token), the stop token that ended it (nil
+/// when the length limit did), and for beam search its length-normalised score.
 public struct DecodedSequence: Sendable, Codable, Equatable {
+    /// The generated ids, without the first token fed (sop) and the stop token.
     public var tokens: [Int]
-    public var stop: String
+    /// The stop id chosen after `tokens`, or nil when the fill reached the length limit.
+    public var stopToken: Int?
+    /// Beam search only: Σ log p / max(len, 1)^lengthPenalty, len = `tokens.count`.
     public var score: Double?
+
+    /// A decoded span as ``Decoding`` returns it.
+    public init(tokens: [Int], stopToken: Int?, score: Double? = nil) {
+        self.tokens = tokens; self.stopToken = stopToken; self.score = score
+    }
 }
 
 /// Greedy, sampled and beam-search decoding of one span (glm-spec §6.2, §7.1).
 public enum Decoding {
-    /// Decodes from `first` (the sop) until a stop id or `config.maxNewTokens`. Sampling draws
-    /// from the counter stream `rng`; `history` is the context for the repetition penalty.
+    /// Decodes from `first` (the sop) until a stop id or `config.maxNewTokens` tokens, as the
+    /// official `sample_sequence`. Sampling draws one uniform per step from the counter stream
+    /// `rng`; `history` is what the repetition penalty looks at besides the generated tokens.
+    /// `onToken` sees every token as it is chosen.
     public static func sample<M: StepModel>(_ model: inout M, first: Int, stopIds: [Int], history: [Int],
                                             config: GenerationConfig, rng: RandomState,
                                             onToken: ((Int) -> Void)? = nil) throws -> DecodedSequence {
@@ -32,89 +42,116 @@ public enum Decoding {
         var token = first
         for step in 0..<config.maxNewTokens {
             var row = try model.step([token], step: step)[0]
-            let vocab = row.count
-            let next: Int = row.withUnsafeMutableBufferPointer { p in
-                LogitsProcessing.apply(p.baseAddress!, vocab: vocab, config: config, generated: generated,
-                                       history: history + generated, stopIds: stopIds)
-                if config.greedy { return LogitsProcessing.argmax(p.baseAddress!, vocab: vocab) }
-                var u: Float = 0
-                CounterRNG.fillUniform(&u, count: 1, seed: rng.seed, offset: rng.advance(1))
-                return LogitsProcessing.sample(p.baseAddress!, vocab: vocab, config: config, u: u)
-            }
-            if stopIds.contains(next) { return DecodedSequence(tokens: generated, stop: "eop", score: nil) }
+            LogitsProcessing.process(&row, config: config, generated: generated, history: history + generated, stopIds: stopIds)
+            var u: Float = 0
+            if !config.greedy { CounterRNG.fillUniform(&u, count: 1, seed: rng.seed, offset: rng.advance(1)) }
+            let next = LogitsProcessing.sample(row, config: config, u: u)
+            if stopIds.contains(next) { return DecodedSequence(tokens: generated, stopToken: next) }
             generated.append(next)
             onToken?(next)
             token = next
         }
-        return DecodedSequence(tokens: generated, stop: "length", score: nil)
+        return DecodedSequence(tokens: generated, stopToken: nil)
     }
 
-    /// Beam search in the Hugging Face style the official evaluator uses: each step keeps the
-    /// top 2·beams continuations of the cumulative log-probabilities; a continuation that picks a
-    /// stop id (within the top `beams`) finishes a hypothesis scored Σ log p / len^lengthPenalty,
-    /// len counting the generated tokens and the stop token. Returns the best hypothesis.
+    /// The finished hypotheses of one beam search: the best `beams` by score, as the official
+    /// `BeamHypotheses` keeps them.
+    struct Hypotheses {
+        let beams: Int
+        let lengthPenalty: Double
+        let earlyStopping: Bool
+        var kept: [DecodedSequence] = []
+
+        func normalised(_ sum: Double, length: Int) -> Double { sum / pow(Double(max(length, 1)), lengthPenalty) }
+
+        var worst: Double { kept.map { $0.score! }.min() ?? -.infinity }
+
+        mutating func add(_ tokens: [Int], sum: Double, stopToken: Int?) {
+            let score = normalised(sum, length: tokens.count)
+            guard kept.count < beams || score > worst else { return }
+            kept.append(DecodedSequence(tokens: tokens, stopToken: stopToken, score: score))
+            if kept.count > beams, let w = kept.indices.min(by: { kept[$0].score! < kept[$1].score! }) {
+                kept.remove(at: w)
+            }
+        }
+
+        /// The official `is_done`: enough finished, and either early stopping or the best
+        /// candidate score of this step (normalised by the length *before* the step, as the
+        /// official code does) cannot beat the worst kept.
+        func isDone(bestSum: Double, currentLength: Int) -> Bool {
+            if kept.count < beams { return false }
+            if earlyStopping { return true }
+            return worst >= normalised(bestSum, length: currentLength)
+        }
+
+        /// The highest score; among equal scores the last added, as the official sort-and-pop.
+        var best: DecodedSequence? {
+            kept.indices.max(by: { kept[$0].score! <= kept[$1].score! }).map { kept[$0] }
+        }
+    }
+
+    /// Beam search as the official seq2seq evaluator runs it (glm-spec §6.2, `BeamSearchScorer`
+    /// with `--select-topk`).
+    ///
+    /// Per step, every live beam's log-softmax row is processed (bans, min length, n-grams,
+    /// repetition penalty; set to −∞, not renormalised) and added to the beam's sum; the top
+    /// 2·beams candidates are walked best first: a stop token ranked within the top `beams`
+    /// finishes a hypothesis (its tokens, without the stop token), any other token continues a
+    /// beam, until `beams` beams continue. A hypothesis scores Σ log p / max(len, 1)^lengthPenalty
+    /// where len counts its generated tokens — not sop, not the stop token. At the length limit
+    /// the live beams are finished too. Returns the best hypothesis.
+    ///
+    /// `model.width` must equal `max(config.numBeams, 1)`; sampling settings are ignored.
     public static func beamSearch<M: StepModel>(_ model: inout M, first: Int, stopIds: [Int], history: [Int],
                                                 config: GenerationConfig) throws -> DecodedSequence {
         let beams = model.width
-        precondition(beams == config.numBeams, "model width \(beams) != numBeams \(config.numBeams)")
-        var live: [(tokens: [Int], score: Double)] = [([], 0)] + Array(repeating: ([], -.infinity), count: beams - 1)
-        var finished: [DecodedSequence] = []
-        func norm(_ score: Double, _ len: Int) -> Double { score / pow(Double(max(len, 1)), Double(config.lengthPenalty)) }
-        func worstFinished() -> Double { finished.map { $0.score! }.min() ?? -.infinity }
-        func add(_ seq: DecodedSequence) {
-            finished.append(seq)
-            if finished.count > beams {
-                finished.sort { $0.score! > $1.score! }
-                finished.removeLast()
-            }
+        guard beams == max(config.numBeams, 1) else {
+            throw GLMError.invalidInput("beam search over \(beams) sequences, but numBeams is \(config.numBeams)")
         }
+        var live: [(tokens: [Int], sum: Double)] = [([], 0)] + Array(repeating: ([], -.infinity), count: beams - 1)
+        var hyps = Hypotheses(beams: beams, lengthPenalty: Double(config.lengthPenalty), earlyStopping: config.earlyStopping)
         var inputs = [Int](repeating: first, count: beams)
+        var done = false
         for step in 0..<config.maxNewTokens {
             let rows = try model.step(inputs, step: step)
-            var cands: [(score: Double, beam: Int, token: Int)] = []
-            for (b, var row) in rows.enumerated() where live[b].score > -.infinity {
-                let vocab = row.count
-                let lp: [Double] = row.withUnsafeMutableBufferPointer { p in
-                    LogitsProcessing.apply(p.baseAddress!, vocab: vocab, config: config, generated: live[b].tokens,
-                                           history: history + live[b].tokens, stopIds: stopIds)
-                    return LogitsProcessing.logSoftmax(p.baseAddress!, vocab: vocab)
-                }
-                for (t, l) in lp.enumerated() where l > -.infinity { cands.append((live[b].score + l, b, t)) }
+            // The best 2·beams (sum, beam, token), kept sorted: best first, ties by lower beam, lower token.
+            let k = 2 * beams
+            var top: [(sum: Double, beam: Int, token: Int)] = []
+            func better(_ a: (sum: Double, beam: Int, token: Int), _ b: (sum: Double, beam: Int, token: Int)) -> Bool {
+                a.sum != b.sum ? a.sum > b.sum : (a.beam != b.beam ? a.beam < b.beam : a.token < b.token)
             }
-            cands.sort { ($0.score, -$0.beam, -$0.token) > ($1.score, -$1.beam, -$1.token) }
-            var next: [(tokens: [Int], score: Double, source: Int, token: Int)] = []
-            for (rank, c) in cands.prefix(2 * beams).enumerated() {
+            for (b, row) in rows.enumerated() where live[b].sum > -.infinity {
+                var lp = LogitsProcessing.logSoftmax(row)
+                LogitsProcessing.process(&lp, config: config, generated: live[b].tokens,
+                                         history: history + live[b].tokens, stopIds: stopIds)
+                for (t, l) in lp.enumerated() where l > -.infinity {
+                    let c = (sum: live[b].sum + l, beam: b, token: t)
+                    if top.count == k, !better(c, top[k - 1]) { continue }
+                    let at = top.firstIndex { better(c, $0) } ?? top.count
+                    top.insert(c, at: at)
+                    if top.count > k { top.removeLast() }
+                }
+            }
+            var next: [(tokens: [Int], sum: Double, source: Int, token: Int)] = []
+            for (rank, c) in top.enumerated() {
                 if stopIds.contains(c.token) {
-                    if rank < beams {
-                        let toks = live[c.beam].tokens
-                        add(DecodedSequence(tokens: toks, stop: "eop", score: norm(c.score, toks.count + 1)))
-                    }
+                    if rank < beams { hyps.add(live[c.beam].tokens, sum: c.sum, stopToken: c.token) }
                 } else {
-                    next.append((live[c.beam].tokens + [c.token], c.score, c.beam, c.token))
+                    next.append((live[c.beam].tokens + [c.token], c.sum, c.beam, c.token))
                 }
                 if next.count == beams { break }
             }
-            if next.isEmpty { break }
-            while next.count < beams { next.append(([], -.infinity, next[0].source, next[0].token)) }
-            // Done when enough hypotheses are finished and (without early stopping) no live beam
-            // can still beat the worst of them.
-            if finished.count >= beams {
-                if config.earlyStopping { break }
-                let bestLive = next.map { norm($0.score, $0.tokens.count) }.max() ?? -.infinity
-                if worstFinished() >= bestLive { break }
-            }
+            done = next.isEmpty || hyps.isDone(bestSum: top.first?.sum ?? -.infinity, currentLength: step)
+            // Fewer continuations than beams (a tiny or mostly banned vocabulary): dead beams fill the rest.
+            while !next.isEmpty && next.count < beams { next.append(([], -.infinity, next[0].source, next[0].token)) }
+            if !next.isEmpty { live = next.map { ($0.tokens, $0.sum) } }
+            if done { break }
             try model.reorder(next.map(\.source))
-            live = next.map { ($0.tokens, $0.score) }
             inputs = next.map(\.token)
-            if step == config.maxNewTokens - 1 {
-                for l in live where l.score > -.infinity {
-                    add(DecodedSequence(tokens: l.tokens, stop: "length", score: norm(l.score, l.tokens.count)))
-                }
-            }
         }
-        guard let best = finished.max(by: { $0.score! < $1.score! }) else {
-            return DecodedSequence(tokens: live[0].tokens, stop: "length", score: norm(live[0].score, live[0].tokens.count))
+        if !done {
+            for l in live where l.sum > -.infinity { hyps.add(l.tokens, sum: l.sum, stopToken: nil) }
         }
-        return best
+        return hyps.best ?? DecodedSequence(tokens: [], stopToken: nil, score: -.infinity)
     }
 }

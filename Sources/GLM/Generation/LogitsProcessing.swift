@@ -1,66 +1,78 @@
 import Foundation
-import GLMTensor
 
-/// The per-step logit rules shared by sampling and beam search, applied in place to one row of
-/// logits `[V]`.
-enum LogitsProcessing {
-    /// Bans (−∞) `banned` ids, eop/eos below the minimum length, and n-gram repeats; applies the
-    /// repetition penalty over `history` (context + tokens generated so far).
-    static func apply(_ logits: UnsafeMutablePointer<Float>, vocab: Int, config: GenerationConfig,
-                      generated: [Int], history: [Int], stopIds: [Int]) {
-        for id in config.bannedIds where id >= 0 && id < vocab { logits[id] = -.infinity }
+/// The per-step rules shared by sampling and beam search, on one row of scores `[V]`.
+///
+/// Sampling applies ``process(_:config:generated:history:stopIds:)`` to the logits, then
+/// ``sample(_:config:u:)``; beam search applies it to the log-probabilities, without
+/// renormalising, as the official evaluator's `LogitsProcessorList` does (glm-spec §6.2).
+public enum LogitsProcessing {
+    /// Bans (−∞) `config.bannedIds`, the `stopIds` below `config.minNewTokens`, and tokens that
+    /// would repeat an n-gram of `generated`; applies the repetition penalty to every id of
+    /// `history` (the prompt's text and what was generated so far).
+    public static func process<T: BinaryFloatingPoint>(_ row: inout [T], config: GenerationConfig, generated: [Int],
+                                                       history: [Int], stopIds: [Int]) {
+        let vocab = row.count
+        for id in config.bannedIds where id >= 0 && id < vocab { row[id] = -.infinity }
         if generated.count < config.minNewTokens {
-            for id in stopIds where id < vocab { logits[id] = -.infinity }
+            for id in stopIds where id >= 0 && id < vocab { row[id] = -.infinity }
         }
         if config.repetitionPenalty != 1 {
+            let p = T(config.repetitionPenalty)
             for id in Set(history) where id >= 0 && id < vocab {
-                logits[id] = logits[id] > 0 ? logits[id] / config.repetitionPenalty : logits[id] * config.repetitionPenalty
+                row[id] = row[id] > 0 ? row[id] / p : row[id] * p
             }
         }
+        // Fairseq's rule, as the official NoRepeatNGramLogitsProcessor: ban every token that
+        // followed an earlier occurrence of the last n−1 generated tokens.
         let n = config.noRepeatNgram
-        if n > 0, generated.count >= n - 1 {
-            let prefix = Array(generated.suffix(n - 1))
-            if generated.count >= n {
-                for start in 0...(generated.count - n) where Array(generated[start..<(start + n - 1)]) == prefix {
-                    let banned = generated[start + n - 1]
-                    if banned < vocab { logits[banned] = -.infinity }
-                }
+        if n > 0, generated.count >= n {
+            let prefix = generated.suffix(n - 1)
+            for start in 0...(generated.count - n) where generated[start..<(start + n - 1)].elementsEqual(prefix) {
+                let banned = generated[start + n - 1]
+                if banned >= 0 && banned < vocab { row[banned] = -.infinity }
             }
         }
     }
 
-    /// log-softmax of a row, in Double for stable beam scores.
-    static func logSoftmax(_ logits: UnsafePointer<Float>, vocab: Int) -> [Double] {
+    /// log-softmax of a row, in Double so that beam scores summed over many steps stay exact.
+    public static func logSoftmax(_ row: [Float]) -> [Double] {
         var mx = -Double.infinity
-        for i in 0..<vocab { mx = max(mx, Double(logits[i])) }
+        for x in row { mx = max(mx, Double(x)) }
+        guard mx > -.infinity else { return row.map { _ in -.infinity } }
         var z = 0.0
-        for i in 0..<vocab { z += Foundation.exp(Double(logits[i]) - mx) }
+        for x in row { z += Foundation.exp(Double(x) - mx) }
         let lse = mx + Foundation.log(z)
-        return (0..<vocab).map { Double(logits[$0]) - lse }
+        return row.map { Double($0) - lse }
     }
 
-    static func argmax(_ logits: UnsafePointer<Float>, vocab: Int) -> Int {
+    /// The first index of the largest value.
+    public static func argmax<T: Comparable>(_ row: [T]) -> Int {
         var best = 0
-        for i in 1..<vocab where logits[i] > logits[best] { best = i }
+        for i in row.indices.dropFirst() where row[i] > row[best] { best = i }
         return best
     }
 
-    /// Temperature, then top-k, then top-p, then one draw with uniform `u` ∈ [0, 1) (§7.1).
-    static func sample(_ logits: UnsafePointer<Float>, vocab: Int, config: GenerationConfig, u: Float) -> Int {
+    /// One draw from the processed logits `row` with the uniform number `u` ∈ [0, 1), in the
+    /// official order (glm-spec §7.1): divide by the temperature, keep the top k, keep the top-p
+    /// nucleus, then walk the cumulative distribution of what is left (most likely first, ties by
+    /// lower id). Greedy configs and rows with every id banned give the argmax.
+    public static func sample(_ row: [Float], config: GenerationConfig, u: Float) -> Int {
+        if config.greedy { return argmax(row) }
         var cand: [(id: Int, logit: Float)] = []
-        cand.reserveCapacity(vocab)
-        for i in 0..<vocab where logits[i] > -.infinity { cand.append((i, logits[i] / config.temperature)) }
-        if cand.isEmpty { return argmax(logits, vocab: vocab) }
+        cand.reserveCapacity(row.count)
+        for (i, x) in row.enumerated() where x > -.infinity { cand.append((i, x / config.temperature)) }
+        if cand.isEmpty { return argmax(row) }
         cand.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
         if config.topK > 0 && cand.count > config.topK { cand.removeLast(cand.count - config.topK) }
         let mx = cand[0].logit
-        var probs = cand.map { Double(Foundation.exp($0.logit - mx)) }
+        var probs = cand.map { Foundation.exp(Double($0.logit - mx)) }
         var z = probs.reduce(0, +)
         if config.topP > 0 && config.topP < 1 {
+            // Keep up to and including the first token whose cumulative probability exceeds p.
             var acc = 0.0, keep = probs.count
             for (i, p) in probs.enumerated() {
                 acc += p / z
-                if acc >= Double(config.topP) { keep = i + 1; break }
+                if acc > Double(config.topP) { keep = i + 1; break }
             }
             probs.removeLast(probs.count - keep)
             z = probs.reduce(0, +)

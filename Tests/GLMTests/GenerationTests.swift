@@ -473,10 +473,16 @@ final class GenerationTests: XCTestCase {
             XCTAssertEqual(batch[i].fills, alone.fills)
             XCTAssertEqual(streamed[i] ?? [], alone.fills.flatMap(\.tokens))
         }
-        // Another seed samples differently somewhere in the batch.
-        cfg.seed = 100
-        let other = try filler.fill(contexts: contexts, tokens: fixtureTokens, config: cfg)
-        XCTAssertNotEqual(other.map { $0.fills.map(\.tokens) }, batch.map { $0.fills.map(\.tokens) })
+        // Other seeds sample differently somewhere in the batch (the tiny random model is peaked,
+        // so one other seed can repeat the same draws; ten cannot all do so by chance).
+        let base = batch.map { $0.fills.map(\.tokens) }
+        var differs = false
+        for seed in UInt64(100)..<110 {
+            cfg.seed = seed
+            let other = try filler.fill(contexts: contexts, tokens: fixtureTokens, config: cfg)
+            if other.map({ $0.fills.map(\.tokens) }) != base { differs = true; break }
+        }
+        XCTAssertTrue(differs, "ten other seeds all sampled the same fills")
     }
 
     func testMaxNewTokensIsCappedAtTheModelPositions() throws {

@@ -142,15 +142,15 @@ public enum Benchmarks {
         let opt = AdamW(store: model.store, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1)
         let n = batch * seq
         var ids = [Int32](), pos = [Int32](), tgt = [Int32](), lm = [Float]()
-        var g = SplitMix(seed: 11)
+        var g = GLMRandom(seed: 11)
         // The same batch shape as Tools/reference/bench_reference.py: Part A is the first half
         // (sep = seq/2), the loss covers the second half.
         let sep = seq / 2
         for _ in 0..<batch {
-            ids += (0..<seq).map { _ in Int32(g.next() % UInt64(config.vocabSize - 100)) }
+            ids += (0..<seq).map { _ in Int32(g.int(below: config.vocabSize - 100)) }
             pos += (0..<seq).map { Int32($0 < sep ? $0 : sep / 2) }
             pos += (0..<seq).map { Int32($0 < sep ? 0 : $0 - sep + 1) }
-            tgt += (0..<seq).map { _ in Int32(g.next() % UInt64(config.vocabSize - 100)) }
+            tgt += (0..<seq).map { _ in Int32(g.int(below: config.vocabSize - 100)) }
             lm += (0..<seq).map { Float($0 < sep ? 0 : 1) }
         }
         let idT = try Tensor(int32: ids, shape: [batch, seq]), posT = try Tensor(int32: pos, shape: [batch, 2, seq])
@@ -175,8 +175,8 @@ public enum Benchmarks {
     public static func decode(config: GLMConfig, context: Int, newTokens: Int, bf16: Bool) throws -> Double {
         let model = try GLMModel(config: config)
         model.bf16 = bf16
-        var g = SplitMix(seed: 5)
-        let ctx = (0..<context).map { _ in Int32(g.next() % 30000) }
+        var g = GLMRandom(seed: 5)
+        let ctx = (0..<context).map { _ in Int32(g.int(below: 30000)) }
         func once() throws -> Double {
             let cache = model.makeCache(batch: 1, capacity: context + newTokens)
             _ = try model.forward(inputIds: Tensor(int32: ctx, shape: [1, context]),
@@ -200,18 +200,5 @@ public enum Benchmarks {
         var best = 0
         for i in 1..<n where p[i] > p[best] { best = i }
         return best
-    }
-}
-
-/// A small seeded generator for benchmark inputs.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -349,14 +349,8 @@ enum DemoSentences {
             }
         }
         guard !sentences.isEmpty else { return [] }
-        var state = seed
-        func next() -> Int {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
-        }
+        var rng = GLMRandom(seed: seed)
+        func next() -> Int { rng.int(below: Int.max) }
         return (0..<min(count, sentences.count)).map { _ in
             let s = sentences[next() % sentences.count]
             let len = 1 + next() % 3

@@ -150,7 +150,7 @@ extension TrainConfig {
         case "small":
             c.model = GLMConfig(numLayers: 4, hiddenSize: 256, numAttentionHeads: 4, vocabSize: 30592,
                                 maxSequenceLength: 128, dropout: 0.1)
-            c.seqLength = 128; c.batchSize = 16; c.steps = 2100; c.learningRate = 1e-3; c.warmup = 0.02
+            c.seqLength = 128; c.batchSize = 16; c.steps = 2800; c.learningRate = 1e-3; c.warmup = 0.02
             c.minLRRatio = 0.1; c.weightDecay = 0.01; c.evalEvery = 350; c.saveEvery = 700; c.evalBatches = 16
         case "glm-base":
             c.modelPreset = "glm-base"; c.seqLength = 512; c.batchSize = 16; c.steps = 150_000; c.decaySteps = 120_000

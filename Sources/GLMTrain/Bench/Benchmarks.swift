@@ -19,9 +19,11 @@ public enum Benchmarks {
 
     static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-    /// Median seconds of `repeats` timed runs of `body`, after one warm-up run.
+    /// Median seconds of `repeats` timed runs of `body`, after warming up for at least 0.3 s
+    /// (clocks ramp and caches fill; the first calls of a fresh process run slow).
     static func time(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-        try body()
+        let warm = now()
+        repeat { try body() } while now() - warm < 0.3
         var ts: [Double] = []
         for _ in 0..<repeats {
             let t0 = now()

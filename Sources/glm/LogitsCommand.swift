@@ -54,6 +54,7 @@ struct ConvertCommand: ParsableCommand {
         Examples:
           glm convert --input glm-large/ --output glm-large-hf/
           glm convert --input blocklm-large/ --preset glm-large --output glm-large-hf/
+          glm convert --input ckpt/ --config my-config.json --output my-model/
         """)
 
     @Option(name: .long, help: "Checkpoint file or folder.")
@@ -63,8 +64,11 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Model shape when the input has no config.json: \(GLMConfig.presets.keys.sorted().joined(separator: ", ")).")
     var preset: String?
 
+    @Option(name: .long, help: "A Hugging Face GLM config.json giving the model shape (instead of --preset).")
+    var config: String?
+
     func run() throws {
-        var config: GLMConfig? = nil
+        var config: GLMConfig? = try self.config.map { try GLMConfig.load(URL(fileURLWithPath: $0)) }
         if let preset {
             guard let c = GLMConfig.presets[preset] else {
                 throw ValidationError("unknown preset '\(preset)'; choose from \(GLMConfig.presets.keys.sorted().joined(separator: ", "))")

@@ -184,6 +184,27 @@ final class PretrainTests: XCTestCase {
         expectError(c, resume: false, "--resume")
     }
 
+    func testConvertMergesAnOfficialModelParallelCheckpointIntoAnHFFolder() throws {
+        let fixtures = Self.repo.appendingPathComponent("Tests/GLMNNTests/Fixtures")
+        let out = tmp.appendingPathComponent("converted")
+        let p = try launch(["convert", "--input", fixtures.appendingPathComponent("official-mp2").path,
+                            "--config", fixtures.appendingPathComponent("config.json").path, "--output", out.path])
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let got = try SafeTensors.read(out.appendingPathComponent("model.safetensors"))
+        let want = try SafeTensors.read(fixtures.appendingPathComponent("model.safetensors"))
+        XCTAssertEqual(Set(got.keys), Set(want.keys))
+        for (k, t) in want { XCTAssertEqual(got[k]?.floats(), t.floats(), k) }
+        XCTAssertEqual(try GLMConfig.load(out.appendingPathComponent("config.json")),
+                       try GLMConfig.load(fixtures.appendingPathComponent("config.json")))
+        // A corrupt input is a clear error and a non-zero exit.
+        let bad = try launch(["convert", "--input", fixtures.appendingPathComponent("evil.bin").path,
+                              "--config", fixtures.appendingPathComponent("config.json").path, "--output", tmp.appendingPathComponent("x").path])
+        bad.waitUntilExit()
+        XCTAssertNotEqual(bad.terminationStatus, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("x").path))
+    }
+
     func testAnnealingScheduleMatchesTheOfficialFormulas() {
         let cos = AnnealingLR(peak: 1, warmupSteps: 10, decaySteps: 110, style: .cosine, minRatio: 0.1)
         XCTAssertEqual(cos.lr(at: 5), 0.5, accuracy: 1e-12)

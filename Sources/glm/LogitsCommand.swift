@@ -78,7 +78,7 @@ struct ConvertCommand: ParsableCommand {
         let url = URL(fileURLWithPath: input)
         let m = try GLMModel.load(url, config: config)
         var isDir: ObjCBool = false
-        FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
+        _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
         let folder = isDir.boolValue ? url : url.deletingLastPathComponent()
         let tokenizerNames = ["vocab.txt", "vocab.json", "merges.txt", "encoder.json", "vocab.bpe", "tokenizer.json",
                               "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "cog-pretrain.model"]

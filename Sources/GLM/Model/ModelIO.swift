@@ -111,15 +111,8 @@ public enum AtomicFolder {
         }
     }
 
-    /// Writes `data` to `url` through a temporary file and a rename.
+    /// Writes `data` to `url` through a temporary file, fsync and a rename (``AtomicFile``).
     public static func writeFile(_ data: Data, to url: URL) throws {
-        let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try data.write(to: tmp)
-        // rename(2) replaces the destination atomically: readers see the old file or the new one.
-        guard rename(tmp.path, url.path) == 0 else {
-            let e = errno
-            try? FileManager.default.removeItem(at: tmp)
-            throw GLMError.io(url.path, "cannot write (\(String(cString: strerror(e))))")
-        }
+        try AtomicFile.write(data, to: url)
     }
 }

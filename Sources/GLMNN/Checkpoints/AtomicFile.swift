@@ -10,11 +10,18 @@ import Foundation
 ///
 /// A crash or an error mid-write therefore never leaves a half-written checkpoint under its real
 /// name; the temporary file is removed when the writer is dropped uncommitted.
-final class AtomicFile {
+public final class AtomicFile {
     let destination: String
     let temporary: String
     private var fd: Int32
     private(set) var offset: Int = 0
+
+    /// Writes `data` to `url` through a temporary file, fsync and rename.
+    public static func write(_ data: Data, to url: URL) throws {
+        let f = try AtomicFile(url)
+        try data.withUnsafeBytes { try f.write($0) }
+        try f.commit()
+    }
 
     init(_ url: URL) throws {
         destination = url.path

@@ -59,12 +59,15 @@ public struct RunCheckpoints {
         try rotate(keep: keep, protect: name)
     }
 
-    /// Removes half-written checkpoints (`.step-N.tmp-PID`, `.step-N.old-PID`) that a killed run
-    /// left behind; they were never pointed at by `latest`.
+    /// Removes half-written checkpoints (`.step-N.tmp-PID`, `.step-N.old-PID`) and pointer files
+    /// that a killed run left behind; `latest` never pointed at them.
     public func removeStaleTemporaries() {
         let fm = FileManager.default
         for n in (try? fm.contentsOfDirectory(atPath: folder.path)) ?? [] where n.hasPrefix(".step-") {
             try? fm.removeItem(at: folder.appendingPathComponent(n))
+        }
+        for n in (try? fm.contentsOfDirectory(atPath: runDir.path)) ?? [] where n.hasPrefix(".latest.tmp-") {
+            try? fm.removeItem(at: runDir.appendingPathComponent(n))
         }
     }
 

@@ -24,7 +24,11 @@ extension Ops {
         let outShape = Array(x.shape.dropLast()) + [outF]
         let y = Tensor(uninitialized: outShape)
         var xBF16: Tensor? = nil
-        if let w16 = weightBF16 {
+        let recording = Autograd.isRecording && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)
+        if let w16 = weightBF16, n == 1, !recording {
+            // Batch-1 decoding: a bandwidth-bound GEMV straight from the bf16 weights.
+            Backend.current.gemvBF16(x: xc.floats, w: w16.halfBits, y: y.floats, n: outF, k: inF)
+        } else if let w16 = weightBF16 {
             let xb = Tensor(uninitialized: xc.shape, dtype: .bf16)
             Backend.current.f32ToBF16(xc.floats, xb.halfBits, count: xc.count)
             Backend.current.matmulBF16(transA: false, transB: true, m: n, n: outF, k: inF,

@@ -214,9 +214,9 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         var prev = (0..<n).map { $0 - 1 }
         var next = (0..<n).map { $0 + 1 }
         var alive = [Bool](repeating: true, count: n)
-        var heap = MinHeap()
+        var heap = BinaryHeap<MergeCandidate>()
         for k in 0..<(n - 1) {
-            if let m = merges.get(ids[k], ids[k + 1]) { heap.push(rank: m.rank, pos: Int32(k), left: ids[k], right: ids[k + 1]) }
+            if let m = merges.get(ids[k], ids[k + 1]) { heap.push(MergeCandidate(rank: m.rank, pos: Int32(k), left: ids[k], right: ids[k + 1])) }
         }
         while let top = heap.pop() {
             let k = Int(top.pos)
@@ -228,9 +228,9 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
             next[k] = next[r]
             if next[r] < n { prev[next[r]] = k }
             let l = prev[k]
-            if l >= 0, let ml = merges.get(ids[l], ids[k]) { heap.push(rank: ml.rank, pos: Int32(l), left: ids[l], right: ids[k]) }
+            if l >= 0, let ml = merges.get(ids[l], ids[k]) { heap.push(MergeCandidate(rank: ml.rank, pos: Int32(l), left: ids[l], right: ids[k])) }
             let nr = next[k]
-            if nr < n, let mr = merges.get(ids[k], ids[nr]) { heap.push(rank: mr.rank, pos: Int32(k), left: ids[k], right: ids[nr]) }
+            if nr < n, let mr = merges.get(ids[k], ids[nr]) { heap.push(MergeCandidate(rank: mr.rank, pos: Int32(k), left: ids[k], right: ids[nr])) }
         }
         s.removeAll(keepingCapacity: true)
         var k = 0
@@ -238,34 +238,14 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     }
 }
 
-struct MinHeap {
-    struct Item { var rank: Int32; var pos: Int32; var left: Int32; var right: Int32 }
-    private var items: [Item] = []
-    @inline(__always) private static func less(_ a: Item, _ b: Item) -> Bool { a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos }
-    mutating func push(rank: Int32, pos: Int32, left: Int32, right: Int32) {
-        items.append(Item(rank: rank, pos: pos, left: left, right: right))
-        var c = items.count - 1
-        while c > 0 {
-            let p = (c - 1) / 2
-            if MinHeap.less(items[c], items[p]) { items.swapAt(c, p); c = p } else { break }
-        }
-    }
-    mutating func pop() -> Item? {
-        guard let first = items.first else { return nil }
-        let last = items.removeLast()
-        if !items.isEmpty {
-            items[0] = last
-            var p = 0
-            while true {
-                let l = 2 * p + 1, r = l + 1
-                var m = p
-                if l < items.count && MinHeap.less(items[l], items[m]) { m = l }
-                if r < items.count && MinHeap.less(items[r], items[m]) { m = r }
-                if m == p { break }
-                items.swapAt(p, m); p = m
-            }
-        }
-        return first
+/// A candidate merge of the pair starting at `pos`; the lowest rank, then the leftmost, goes first.
+struct MergeCandidate: Comparable {
+    var rank: Int32
+    var pos: Int32
+    var left: Int32
+    var right: Int32
+    @inline(__always) static func < (a: MergeCandidate, b: MergeCandidate) -> Bool {
+        a.rank != b.rank ? a.rank < b.rank : a.pos < b.pos
     }
 }
 

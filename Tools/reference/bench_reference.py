@@ -7,6 +7,8 @@ Configs (GLM-Base shape: L=12, h=768, n=12, V=30592, P=512):
   train-fp32 / train-bf16: one full step = forward, loss, backward, AdamW; batch 4 × seq 512,
       dropout 0.1 on; bf16 = torch.autocast("cpu", dtype=torch.bfloat16) around forward+loss.
       tokens/s = batch·seq / median step time, after warmup.
+  decode-mems-fp32 / -bf16: the same, decoded as the official generator does (hidden-state mems,
+      re-projected at every step).
   decode-fp32 / decode-bf16: batch 1, 128-token context (one bidirectional pass, sep = 128), then 64
       greedy tokens one at a time with a per-layer K/V cache (spec §1.5: caching K/V is equivalent to
       caching hidden states). tokens/s = 64 / median time of the 64-token loop (context pass excluded).
@@ -131,10 +133,36 @@ def bench_decode(bf16: bool, context: int, new: int, warmup: int, steps: int):
             "context": context, "new_tokens": new}
 
 
+@torch.no_grad()
+def bench_decode_mems(bf16: bool, context: int, new: int, warmup: int, steps: int):
+    """Decoding as the official `generate_samples.py` does it: the memory holds hidden states (mems,
+    spec §1.5) and every step re-normalises and re-projects all of them in every layer."""
+    torch.manual_seed(0)
+    cfg = GLMConfig(**BASE)
+    model = GLMModel(cfg).eval()
+    if bf16:
+        model = model.to(torch.bfloat16)
+    ctx = torch.randint(0, cfg.vocab_size, (1, context), generator=torch.Generator().manual_seed(0))
+    pos = torch.stack([torch.arange(context), torch.zeros(context, dtype=torch.long)]).unsqueeze(0)
+    mask_idx = context - 2
+    _, mems0 = model(ctx, pos, torch.tensor([context]), return_memory=True)
+
+    def loop():
+        mems = mems0
+        tok = torch.tensor([[1]])
+        for step in range(new):
+            p = torch.tensor([[[mask_idx], [step + 1]]])
+            logits, mems = model(tok, p, torch.tensor([0]), mems=mems, return_memory=True)
+            tok = logits[0, -1].argmax().view(1, 1)
+
+    med, times = timed(loop, warmup, steps)
+    return {"tokens_per_s": new / med, "loop_s": med, "times_s": times, "context": context, "new_tokens": new}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    ap.add_argument("--only", choices=["train", "decode"], help="run only these configs")
+    ap.add_argument("--only", choices=["train", "decode", "decode-mems"], help="run only these configs")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--steps", type=int, default=3, help="timed steps per config (median reported)")
     ap.add_argument("--batch", type=int, default=4)
@@ -159,6 +187,12 @@ def main():
             results[key] = bench_decode(bf16, 128, 64, args.warmup, args.steps)
             if not args.json:
                 print(f"decode {'bf16' if bf16 else 'fp32'}: {results[key]['tokens_per_s']:.1f} tokens/s", flush=True)
+    if args.only in (None, "decode", "decode-mems"):
+        for bf16 in (False, True):
+            key = "decode-mems-bf16" if bf16 else "decode-mems-fp32"
+            results[key] = bench_decode_mems(bf16, 128, 64, args.warmup, args.steps)
+            if not args.json:
+                print(f"decode {'bf16' if bf16 else 'fp32'}, official-style mems: {results[key]['tokens_per_s']:.1f} tokens/s", flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
 

@@ -205,6 +205,35 @@ final class PretrainTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: tmp.appendingPathComponent("x").path))
     }
 
+    func testInitFromContinuesFromAnotherRunsWeights() throws {
+        let cfgURL = try makeConfig()
+        var c = try TrainConfig.load(cfgURL, over: TrainConfig())
+        c.steps = 3
+        c.output = tmp.appendingPathComponent("first").path
+        _ = try Trainer(config: c, resume: false) { _ in }.run()
+        let first = tmp.appendingPathComponent("first/model")
+        // Zero steps of training from those weights write them back unchanged.
+        c.output = tmp.appendingPathComponent("second").path
+        c.initFrom = first.path
+        c.steps = 1
+        c.learningRate = 1e-12
+        c.warmup = 0
+        c.weightDecay = 0
+        _ = try Trainer(config: c, resume: false) { _ in }.run()
+        let a = try SafeTensors.read(first.appendingPathComponent("model.safetensors"))
+        let b = try SafeTensors.read(tmp.appendingPathComponent("second/model/model.safetensors"))
+        for (k, t) in a {
+            let x = t.floats(), y = b[k]!.floats()
+            XCTAssertLessThan(zip(x, y).map { abs($0 - $1) }.max()!, 1e-6, k)
+        }
+        // A checkpoint of another shape is refused before training.
+        c.output = tmp.appendingPathComponent("third").path
+        c.model!.numLayers = 3
+        XCTAssertThrowsError(try Trainer(config: c, resume: false) { _ in }) {
+            XCTAssertTrue("\($0)".contains("missing keys"), "\($0)")
+        }
+    }
+
     func testAnnealingScheduleMatchesTheOfficialFormulas() {
         let cos = AnnealingLR(peak: 1, warmupSteps: 10, decaySteps: 110, style: .cosine, minRatio: 0.1)
         XCTAssertEqual(cos.lr(at: 5), 0.5, accuracy: 1e-12)

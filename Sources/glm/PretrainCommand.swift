@@ -49,10 +49,15 @@ struct PretrainCommand: ParsableCommand {
     func run() throws {
         var c: TrainConfig
         let outputDir = output ?? (preset == nil && config == nil && data.isEmpty ? "runs/default" : nil)
-        if resume, let out = outputDir ?? output,
-           let saved = try? Data(contentsOf: URL(fileURLWithPath: out).appendingPathComponent("config.json")),
-           let decoded = try? JSONDecoder().decode(TrainConfig.self, from: saved) {
-            c = decoded
+        if resume {
+            let out = URL(fileURLWithPath: outputDir ?? output ?? "runs/default")
+            let file = out.appendingPathComponent("config.json")
+            guard let saved = try? Data(contentsOf: file) else {
+                throw ValidationError("--resume: \(out.path) holds no run to resume (no config.json)")
+            }
+            do { c = try JSONDecoder().decode(TrainConfig.self, from: saved) } catch {
+                throw ValidationError("--resume: \(file.path) is not a valid run config: \(error)")
+            }
         } else {
             c = try TrainConfig.preset(preset ?? "small")
         }
@@ -75,7 +80,7 @@ struct PretrainCommand: ParsableCommand {
         if let timeLimit { c.timeLimit = timeLimit }
         if let initFrom { c.initFrom = initFrom }
         if bf16 { c.bf16 = true }
-        if c.data.isEmpty, let root = BundledResources.root() {
+        if c.data.isEmpty, !resume, let root = BundledResources.root() {
             c.data = [root.appendingPathComponent("Resources/corpus/train").path]
             if c.validationData.isEmpty { c.validationData = [root.appendingPathComponent("Resources/corpus/valid").path] }
             if c.tokenizer == nil { c.tokenizer = root.appendingPathComponent("Resources/tokenizers/bert-base-uncased").path }

@@ -130,11 +130,11 @@ public struct CollatorConfig: Sendable, Codable, Equatable {
         case "document", "gpt": return .documentOnly
         case "glm-base": return .glmBase
         case "glm-large": return .glmLarge
-        case "glm-roberta": return .glmRoberta
-        case "glm-doc": return .glmDoc
+        case "glm-roberta", "glm-roberta-large": return .glmRoberta
+        case "glm-doc", "glm-410m", "glm-515m": return .glmDoc
         case "glm-sent": return .glmSent
         case "glm-large-chinese": return .glmLargeChinese
-        case "glm-10b": return .glm10B
+        case "glm-10b", "glm-2b": return .glm10B
         case "glm-10b-longer": return .glm10BLonger
         case "glm-10b-chinese": return .glm10BChinese
         default: return nil

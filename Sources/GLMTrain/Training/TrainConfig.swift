@@ -84,19 +84,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     /// The collator settings for `objective`.
     public func collatorConfig() throws -> CollatorConfig {
-        var c: CollatorConfig
-        switch objective {
-        case "token": c = .glmBase
-        case "sentence": c = .glmBase; c.bertProb = 0; c.gapSentenceProb = 1
-        case "document": c = .glmBase; c.bertProb = 0; c.gapSentenceProb = 0
-        case "glm-base", "glm-large": c = .glmBase
-        case "glm-roberta-large": c = .glmRoberta
-        case "glm-doc", "glm-515m": c = .glmDoc
-        case "glm-sent": c = .glmSent
-        case "glm-large-chinese": c = .glmLargeChinese
-        case "glm-10b", "glm-2b": c = .glm10B
-        default:
-            throw TrainError.config("unknown objective '\(objective)'; use token, sentence, document or a model preset (glm-base, glm-doc, glm-sent, glm-large-chinese, glm-10b)")
+        guard let c = CollatorConfig.named(objective) else {
+            throw TrainError.config("unknown objective '\(objective)'; use token, sentence, document or a model's mix (glm-base, glm-doc, glm-sent, glm-large-chinese, glm-10b, …)")
         }
         try c.validate()
         return c

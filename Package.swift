@@ -29,6 +29,7 @@ let package = Package(
         .library(name: "GLMTokenizers", targets: ["GLMTokenizers"]),
         .library(name: "GLM", targets: ["GLM"]),
         .library(name: "GLMData", targets: ["GLMData"]),
+        .library(name: "GLMTasks", targets: ["GLMTasks"]),
         .library(name: "GLMTrain", targets: ["GLMTrain"]),
     ],
     dependencies: [
@@ -42,11 +43,12 @@ let package = Package(
         .target(name: "GLMTokenizers", swiftSettings: kernelSettings),
         .target(name: "GLM", dependencies: ["GLMNN", "GLMTokenizers"], swiftSettings: kernelSettings),
         .target(name: "GLMData", dependencies: ["GLMTokenizers"], swiftSettings: kernelSettings),
-        .target(name: "GLMTrain", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),
+        .target(name: "GLMTasks", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),
+        .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks"], swiftSettings: kernelSettings),
         .executableTarget(
             name: "glm",
             dependencies: [
-                "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTrain",
+                "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings
@@ -56,6 +58,7 @@ let package = Package(
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),
         .testTarget(name: "GLMTests", dependencies: ["GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),
+        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks"]),
         .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain"]),
     ],
     swiftLanguageModes: [.v6]

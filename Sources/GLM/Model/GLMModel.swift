@@ -161,8 +161,23 @@ public final class GLMModel: @unchecked Sendable {
 
     /// Logits `[b·s, V]` (`h_out · Eᵀ`, tied to the word embeddings, no bias).
     public func callAsFunction(inputIds: Tensor, positionIds: Tensor, mask: AttentionMask) throws -> Tensor {
-        let hOut = try hiddenStates(inputIds: inputIds, positionIds: positionIds, mask: mask)
-        let flat = try hOut.reshaped([-1, config.hiddenSize])
+        try logits(hiddenStates: hiddenStates(inputIds: inputIds, positionIds: positionIds, mask: mask))
+    }
+
+    /// The vocabulary projection `h · Eᵀ` (tied to the word embeddings, no bias) of final hidden
+    /// states `[b, s, h]` (from ``hiddenStates(inputIds:positionIds:mask:)``): logits `[b·s, V]`,
+    /// or `[rows.count, V]` for the flattened rows `rows` (row `i·s + t` is sample i, position t)
+    /// in that order. Heads that read a few positions (cloze scoring, the loss) pass `rows`, so
+    /// the V-wide projection runs only where it is needed.
+    public func logits(hiddenStates hOut: Tensor, rows: [Int]? = nil) throws -> Tensor {
+        var flat = try hOut.reshaped([-1, config.hiddenSize])
+        if let rows {
+            let n = flat.shape[0]
+            if let bad = rows.first(where: { $0 < 0 || $0 >= n }) {
+                throw GLMError.invalidInput("row \(bad) is outside the \(n) rows of the hidden states")
+            }
+            flat = try Ops.gatherRows(flat, indices: rows)
+        }
         return try Ops.linear(flat, weight: wordEmbeddings.weight.value,
                               weightBF16: bf16 ? wordEmbeddings.weight.bf16 : nil)
     }
@@ -181,9 +196,7 @@ public final class GLMModel: @unchecked Sendable {
         let lm = lossMask.contiguous(), tg = targets.contiguous()
         let rows = (0..<lm.count).filter { lm.floats[$0] != 0 }
         let hOut = try hiddenStates(inputIds: inputIds, positionIds: positionIds, mask: mask)
-        let picked = try Ops.gatherRows(hOut.reshaped([-1, config.hiddenSize]), indices: rows)
-        let logits = try Ops.linear(picked, weight: wordEmbeddings.weight.value,
-                                    weightBF16: bf16 ? wordEmbeddings.weight.bf16 : nil)
+        let logits = try self.logits(hiddenStates: hOut, rows: rows)
         let t = try Tensor(int32: rows.map { tg.int32s[$0] }, shape: [rows.count])
         let m = try Tensor(rows.map { lm.floats[$0] }, shape: [rows.count])
         return try Ops.crossEntropy(logits, targets: t, lossMask: m, overwriteLogits: true)

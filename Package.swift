@@ -24,6 +24,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "glm", targets: ["glm"]),
+        .library(name: "GLMSystem", targets: ["GLMSystem"]),
         .library(name: "GLMTensor", targets: ["GLMTensor"]),
         .library(name: "GLMNN", targets: ["GLMNN"]),
         .library(name: "GLMTokenizers", targets: ["GLMTokenizers"]),
@@ -38,21 +39,24 @@ let package = Package(
     targets: [
         // oneDNN from Debian's libdnnl-dev.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // Durable files (atomic file/folder replacement, locks, checksums, mappings) and memory limits.
+        .target(name: "GLMSystem", swiftSettings: kernelSettings),
         .target(name: "GLMTensor", dependencies: ["CDNNL"], swiftSettings: kernelSettings),
-        .target(name: "GLMNN", dependencies: ["GLMTensor"], swiftSettings: kernelSettings),
+        .target(name: "GLMNN", dependencies: ["GLMTensor", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMTokenizers", swiftSettings: kernelSettings),
-        .target(name: "GLM", dependencies: ["GLMNN", "GLMTokenizers"], swiftSettings: kernelSettings),
-        .target(name: "GLMData", dependencies: ["GLMTokenizers"], swiftSettings: kernelSettings),
+        .target(name: "GLM", dependencies: ["GLMNN", "GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
+        .target(name: "GLMData", dependencies: ["GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMTasks", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),
         .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks"], swiftSettings: kernelSettings),
         .executableTarget(
             name: "glm",
             dependencies: [
-                "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain",
+                "GLMSystem", "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings
         ),
+        .testTarget(name: "GLMSystemTests", dependencies: ["GLMSystem"]),
         .testTarget(name: "GLMTensorTests", dependencies: ["GLMTensor"]),
         .testTarget(name: "GLMNNTests", dependencies: ["GLMNN"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 import GLMTensor
 
 /// A GLM architecture, with the field names of the Hugging Face GLM `config.json`.
@@ -80,7 +81,7 @@ public struct GLMConfig: Codable, Sendable, Equatable {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw GLMError.io(url.path, "cannot read: \(error.localizedDescription)") }
         let c: GLMConfig
-        do { c = try JSONDecoder().decode(GLMConfig.self, from: data) } catch {
+        do { c = try decodeJSON(GLMConfig.self, from: data) } catch {
             throw GLMError.invalidConfig("\(url.path): \(describe(error))")
         }
         try c.validate()
@@ -131,12 +132,4 @@ public enum GLMError: Error, CustomStringConvertible {
     }
 }
 
-func describe(_ error: Error) -> String {
-    switch error {
-    case let DecodingError.keyNotFound(key, _): return "missing field \"\(key.stringValue)\""
-    case let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx):
-        return "field \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\": \(ctx.debugDescription)"
-    case let DecodingError.dataCorrupted(ctx): return "malformed JSON: \(ctx.debugDescription)"
-    default: return "\(error)"
-    }
-}
+func describe(_ error: Error) -> String { describeDecodingError(error) }

@@ -1,5 +1,6 @@
 import Foundation
 import GLMNN
+import GLMSystem
 import GLMTensor
 
 extension GLMModel {
@@ -90,29 +91,5 @@ extension GLMModel {
     }
 }
 
-/// Builds a folder under a temporary name next to its destination, then renames it into place.
-public enum AtomicFolder {
-    public static func replace(_ folder: URL, _ fill: (URL) throws -> Void) throws {
-        let fm = FileManager.default
-        let parent = folder.deletingLastPathComponent()
-        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        let tmp = parent.appendingPathComponent(".\(folder.lastPathComponent).tmp-\(getpid())")
-        try? fm.removeItem(at: tmp)
-        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-        do { try fill(tmp) } catch { try? fm.removeItem(at: tmp); throw error }
-        if fm.fileExists(atPath: folder.path) {
-            let old = parent.appendingPathComponent(".\(folder.lastPathComponent).old-\(getpid())")
-            try? fm.removeItem(at: old)
-            try fm.moveItem(at: folder, to: old)
-            try fm.moveItem(at: tmp, to: folder)
-            try? fm.removeItem(at: old)
-        } else {
-            try fm.moveItem(at: tmp, to: folder)
-        }
-    }
-
-    /// Writes `data` to `url` through a temporary file, fsync and a rename (``AtomicFile``).
-    public static func writeFile(_ data: Data, to url: URL) throws {
-        try AtomicFile.write(data, to: url)
-    }
-}
+/// The one folder writer (``GLMSystem/AtomicFolder``), reachable from `import GLM`.
+public typealias AtomicFolder = GLMSystem.AtomicFolder

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 import GLMTensor
 
 /// Finds and reads a GLM checkpoint in any of the layouts GLM weights are shipped in, and returns
@@ -141,7 +142,7 @@ public enum CheckpointLoader {
 
     static func readFile(_ url: URL) throws -> [String: TensorData] {
         if url.pathExtension == "safetensors" { return try SafeTensors.read(url) }
-        let file = try MappedFile(url)
+        let file = try MappedFile.checkpoint(url)
         let b = file.bytes
         if ZipArchive.looksLikeZip(file) || (file.count > 0 && b[0] == 0x80) { return try PyTorchCheckpoint.read(url) }
         if file.count > 8, b[8] == UInt8(ascii: "{") { return try SafeTensors.read(url) }

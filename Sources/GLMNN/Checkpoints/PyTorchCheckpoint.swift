@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 import GLMTensor
 
 /// Files written by `torch.save`: the zip format (PyTorch ≥ 1.6: `<prefix>/data.pkl` plus one
@@ -21,7 +22,7 @@ public enum PyTorchCheckpoint {
     ///   the tensor-rebuilding allow-list (nothing is executed), `compressedEntry`, `truncated`,
     ///   `corruptHeader`, `unsupportedPickle`, `unsupportedDType`.
     public static func read(_ url: URL) throws -> [String: TensorData] {
-        let file = try MappedFile(url)
+        let file = try MappedFile.checkpoint(url)
         let (top, locate) = try ZipArchive.looksLikeZip(file) ? readZip(file) : readLegacy(file)
         let dict = try stateDict(top, file.path)
         var out: [String: TensorData] = [:]

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 import GLMTensor
 
 extension PyTorchCheckpoint {
@@ -57,15 +58,17 @@ extension PyTorchCheckpoint {
         }
         p.op(0x2E)                           // STOP
 
-        let zip = try ZipWriter(url, forceZip64: zip64)
-        let prefix = "archive/"
-        try zip.add(prefix + "data.pkl", bytes: p.bytes)
-        try zip.add(prefix + "byteorder", bytes: Array("little".utf8))
-        for (i, name) in names.enumerated() {
-            try tensors[name]!.withUnsafeBytes { try zip.add(prefix + "data/\(i)", bytes: $0) }
+        try CheckpointError.mapping {
+            let zip = try ZipWriter(url, forceZip64: zip64)
+            let prefix = "archive/"
+            try zip.add(prefix + "data.pkl", bytes: p.bytes)
+            try zip.add(prefix + "byteorder", bytes: Array("little".utf8))
+            for (i, name) in names.enumerated() {
+                try tensors[name]!.withUnsafeBytes { try zip.add(prefix + "data/\(i)", bytes: $0) }
+            }
+            try zip.add(prefix + "version", bytes: Array("3\n".utf8))
+            try zip.finish()
         }
-        try zip.add(prefix + "version", bytes: Array("3\n".utf8))
-        try zip.finish()
     }
 
     /// Writes the official GLM layout into `folder`: `<tag>/mp_rank_00_model_states.pt` holding
@@ -80,9 +83,9 @@ extension PyTorchCheckpoint {
             throw CheckpointError.io(file: tagFolder.path, detail: "cannot create the folder: \(error.localizedDescription)")
         }
         try write(tensors, to: tagFolder.appendingPathComponent("mp_rank_00_model_states.pt"), layout: .official(iteration: iteration))
-        let tracker = try AtomicFile(folder.appendingPathComponent("latest_checkpointed_iteration.txt"))
-        try tracker.write(Array(tag.utf8))
-        try tracker.commit()
+        try CheckpointError.mapping {
+            try AtomicFile.write(Data(tag.utf8), to: folder.appendingPathComponent("latest_checkpointed_iteration.txt"))
+        }
     }
 
     static func storageName(_ d: DType) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 import GLMTensor
 
 /// The safetensors format (https://github.com/huggingface/safetensors): an 8-byte little-endian header
@@ -22,7 +23,7 @@ public enum SafeTensors {
 
     /// Like ``read(_:)``, also returning the `__metadata__` string map.
     public static func readWithMetadata(_ url: URL) throws -> (tensors: [String: TensorData], metadata: [String: String]) {
-        let file = try MappedFile(url)
+        let file = try MappedFile.checkpoint(url)
         let path = file.path
         let r = ByteReader(bytes: file.bytes, file: path)
         guard file.count >= 8 else {
@@ -125,14 +126,16 @@ public enum SafeTensors {
         // Pad with spaces so the data section starts 8-byte aligned, as the reference writer does.
         while (8 + json.count) % 8 != 0 { json.append(0x20) }
 
-        let out = try AtomicFile(url)
-        var prefix: [UInt8] = []
-        prefix.le(UInt64(json.count))
-        try out.write(prefix + json)
-        for name in names {
-            try tensors[name]!.withUnsafeBytes { try out.write($0) }
+        try CheckpointError.mapping {
+            let out = try AtomicFile(url)
+            var prefix: [UInt8] = []
+            prefix.le(UInt64(json.count))
+            try out.write(prefix + json)
+            for name in names {
+                try tensors[name]!.withUnsafeBytes { try out.write($0) }
+            }
+            try out.commit()
         }
-        try out.commit()
     }
 
     static let dtypeFromName: [String: DType] = ["F32": .f32, "F16": .f16, "BF16": .bf16, "I32": .i32]

@@ -1,3 +1,4 @@
+import GLMSystem
 import GLMTensor
 
 /// One tensor as read from a checkpoint: its dtype, its shape and its little-endian, row-major,

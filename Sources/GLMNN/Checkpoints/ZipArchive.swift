@@ -1,3 +1,4 @@
+import GLMSystem
 /// The read side of the zip container `torch.save` writes (PyTorch ≥ 1.6): stored (uncompressed)
 /// entries, Zip64 when the file or an entry passes 4 GiB.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 import GLMTokenizers
 
 /// Everything that can go wrong reading, writing or using shard folders and collator settings.
@@ -23,6 +24,14 @@ public enum GLMDataError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidConfig(field: String, reason: String)
     case missingCommandToken(name: String, neededBy: String)
     case mmapFailed(path: String, errno: Int32)
+    /// An input of `glm prepare` is its output folder, or inside it.
+    case inputIsOutput(input: String, output: String)
+    /// `glm prepare` would replace a folder (or file) that is not a shard folder.
+    case outputNotShards(path: String, reason: String)
+    /// `glm prepare` found no document in its inputs; nothing was written.
+    case noDocuments(output: String, skipped: String)
+    /// Another `glm prepare` (or a run) holds the folder.
+    case locked(path: String, holder: String)
 
     public var description: String {
         switch self {
@@ -51,6 +60,14 @@ public enum GLMDataError: Error, Equatable, CustomStringConvertible, Sendable {
         case .missingCommandToken(let n, let by):
             return "the tokenizer has no \(n) token, which \(by) needs"
         case .mmapFailed(let p, let e): return "cannot memory-map \(p) (errno \(e))"
+        case .inputIsOutput(let i, let o):
+            return "input \(i) is the output folder \(o) or inside it: prepare would read the shards it replaces; choose another --output"
+        case .outputNotShards(let p, let r):
+            return "refusing to replace \(p): \(r), not a shard folder made by glm prepare; choose another --output or remove it yourself"
+        case .noDocuments(let o, let s):
+            return "no documents in the inputs\(s.isEmpty ? "" : " (skipped: \(s))"); nothing was written and \(o) is unchanged"
+        case .locked(let p, let h):
+            return "\(p) is in use by \(h); wait for it to finish (or stop it) and run again"
         }
     }
 }
@@ -167,6 +184,13 @@ public struct ShardManifest: Codable, Sendable, Equatable {
         public var invalidJSONLines = 0
         public var invalidUTF8Replacements = 0
         public init() {}
+
+        /// "2 empty files, 1 binary files": the non-zero skip counters, for a message.
+        public var skippedSummary: String {
+            [("empty files", skippedEmptyFiles), ("binary files", skippedBinaryFiles), ("unreadable files", skippedUnreadableFiles),
+             ("empty documents", skippedEmptyDocuments), ("invalid JSON lines", invalidJSONLines)]
+                .filter { $0.1 > 0 }.map { "\($0.1) \($0.0)" }.joined(separator: ", ")
+        }
     }
 
     public var formatVersion: Int
@@ -179,12 +203,71 @@ public struct ShardManifest: Codable, Sendable, Equatable {
 }
 
 extension ShardManifest {
-    /// Reads `manifest.json` of a shard folder (no shard files are opened).
+    /// Largest tokenizer (ids) a manifest may declare: far above any real vocabulary (GLM's are
+    /// 30–150 k), low enough that per-id tables stay small.
+    public static let maxVocabulary = 1 << 24
+
+    /// Reads `manifest.json` of a shard folder and checks it (``validate(path:)``); no shard file is opened.
     public static func read(folder: URL) throws -> ShardManifest {
         let url = folder.appendingPathComponent("manifest.json")
-        guard FileManager.default.fileExists(atPath: url.path) else { throw GLMDataError.missingManifest(folder: folder.path) }
-        do { return try JSONDecoder().decode(ShardManifest.self, from: Data(contentsOf: url)) } catch {
-            throw GLMDataError.badManifest(path: url.path, reason: "\(error)")
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else { throw GLMDataError.missingManifest(folder: folder.path) }
+        guard !isDir.boolValue else { throw GLMDataError.badManifest(path: url.path, reason: "is a folder, expected a file") }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw GLMDataError.unreadable(path: url.path, reason: error.localizedDescription)
+        }
+        return try decode(data, path: url.path)
+    }
+
+    /// Decodes and validates manifest JSON; errors name `path` and the field.
+    public static func decode(_ data: Data, path: String) throws -> ShardManifest {
+        let m: ShardManifest
+        do { m = try decodeJSON(ShardManifest.self, from: data) } catch {
+            throw GLMDataError.badManifest(path: path, reason: describeDecodingError(error))
+        }
+        try m.validate(path: path)
+        return m
+    }
+
+    /// Checks everything a reader will trust: the format version and dtype, the tokenizer's size and
+    /// ids, shard file names (plain names inside the folder), and that every count is non-negative
+    /// and its byte size and the totals fit in an `Int`.
+    public func validate(path: String) throws {
+        func bad(_ r: String) -> GLMDataError { .badManifest(path: path, reason: r) }
+        guard formatVersion == ShardManifest.currentFormatVersion else {
+            throw GLMDataError.unsupportedFormatVersion(path: path, found: formatVersion, supported: ShardManifest.currentFormatVersion)
+        }
+        guard dtype == "uint16" || dtype == "uint32" else { throw bad("dtype must be uint16 or uint32, found \(dtype)") }
+        let n = tokenizer.numTokens
+        guard n > 0, n <= ShardManifest.maxVocabulary else {
+            throw bad("tokenizer.numTokens is \(n), must be in 1...\(ShardManifest.maxVocabulary)")
+        }
+        if dtype == "uint16", n > 1 << 16 { throw bad("tokenizer.numTokens \(n) does not fit the uint16 dtype") }
+        let c = tokenizer.commands
+        let named: [(String, Int?)] = [("pad", c.pad), ("eos", c.eos), ("cls", c.cls), ("sep", c.sep), ("mask", c.mask),
+                                       ("unk", c.unk), ("sop", c.sop), ("eop", c.eop), ("gMask", c.gMask),
+                                       ("sMask", c.sMask), ("dBlock", c.dBlock)]
+        for case let (name, id?) in named where id < 0 || id >= n {
+            throw bad("tokenizer.commands.\(name) is \(id), outside the \(n) token ids")
+        }
+        if let id = tokenizer.sentenceEndIds.first(where: { $0 < 0 || $0 >= n }) {
+            throw bad("tokenizer.sentenceEndIds holds \(id), outside the \(n) token ids")
+        }
+        var tokens = 0, documents = 0
+        for (i, s) in shards.enumerated() {
+            for name in [s.tokens, s.index] where name.isEmpty || name.contains("/") || name.hasPrefix(".") || name.contains("\0") {
+                throw bad("shards[\(i)] names the file \(name.debugDescription); shard files must be plain names inside the folder")
+            }
+            guard s.documents >= 0, s.tokenCount >= 0 else {
+                throw bad("shards[\(i)] has documents \(s.documents) and tokenCount \(s.tokenCount); counts cannot be negative")
+            }
+            guard CheckedSize.product([s.tokenCount, bytesPerToken]) != nil, s.documents < Int.max,
+                  CheckedSize.product([s.documents + 1, 8]) != nil,
+                  let t = CheckedSize.sum([tokens, s.tokenCount]), let d = CheckedSize.sum([documents, s.documents]) else {
+                throw bad("shards[\(i)] counts (documents \(s.documents), tokenCount \(s.tokenCount)) are too large")
+            }
+            tokens = t; documents = d
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Dispatch
+import GLMSystem
 
 /// How `glm prepare` cuts plain-text files into documents. (`.jsonl` files always give one document
 /// per line, from its `text` field — the official corpus format.)
@@ -76,25 +77,79 @@ public enum CorpusPreparer {
 
     /// Tokenises `inputs` into a shard folder at `output` and returns its manifest.
     ///
+    /// Nothing at `output` changes until the new shards are complete: they are built in a hidden
+    /// sibling folder which then replaces `output` in one step (``AtomicFolder``). A run that fails —
+    /// no documents in the inputs, a tokenizer error, a full disk — leaves the shards already there
+    /// untouched. While it runs, an exclusive lock (`.<name>.lock` beside `output`, naming this PID)
+    /// makes a second `prepare` of the same folder fail at once instead of mixing shards. An output
+    /// folder inside an input folder is left out of the inputs.
+    ///
+    /// - Throws: ``GLMDataError`` — `noInputs`, `inputNotFound`, `inputIsOutput` (an input is the
+    ///   output folder or inside it), `outputNotShards` (the folder holds files that are not shards),
+    ///   `noDocuments`, `locked`, `cannotWrite`, `tokenIdOutOfRange`.
     /// - Parameter progress: called on the calling thread after every round (for a progress bar).
     @discardableResult
     public static func prepare(inputs: [URL], tokenizer: DataTokenizer, output: URL,
                                options: PrepareOptions = PrepareOptions(),
                                progress: ((PrepareProgress) -> Void)? = nil) throws -> ShardManifest {
+        let target = output.standardizedFileURL.resolvingSymlinksInPath()
         let files = try listFiles(inputs)
-        let fm = FileManager.default
-        do { try fm.createDirectory(at: output, withIntermediateDirectories: true) } catch {
-            throw GLMDataError.cannotWrite(path: output.path, reason: error.localizedDescription)
-        }
-        // A folder with a manifest must always be complete: drop the old manifest first, then old shards.
-        let manifestURL = output.appendingPathComponent("manifest.json")
-        try? fm.removeItem(at: manifestURL)
-        if let old = try? fm.contentsOfDirectory(atPath: output.path) {
-            for name in old where name.hasPrefix("shard-") && (name.hasSuffix(".bin") || name.hasSuffix(".idx")) {
-                try? fm.removeItem(at: output.appendingPathComponent(name))
+        for input in inputs {
+            let i = input.standardizedFileURL.resolvingSymlinksInPath().path
+            if i == target.path || i.hasPrefix(target.path + "/") {
+                throw GLMDataError.inputIsOutput(input: input.path, output: output.path)
             }
         }
+        try checkReplaceable(target, shown: output.path)
+        let lock: RunLock
+        do { lock = try RunLock.acquire(replacing: target, purpose: "glm prepare") } catch SystemError.locked(_, let holder) {
+            throw GLMDataError.locked(path: output.path, holder: holder)
+        } catch let e as SystemError {
+            throw GLMDataError.cannotWrite(path: output.path, reason: "\(e)")
+        }
+        defer { lock.release() }
+        // An output folder inside an input folder is not read as input (nor its temporaries).
+        let inside = target.path + "/"
+        let siblings = target.deletingLastPathComponent().path + "/." + target.lastPathComponent + "."
+        let corpus = files.filter {
+            let p = $0.standardizedFileURL.resolvingSymlinksInPath().path
+            return !p.hasPrefix(inside) && !p.hasPrefix(siblings)
+        }
+        var manifest: ShardManifest?
+        do {
+            try AtomicFolder.replace(target) { tmp in
+                manifest = try build(files: corpus, tokenizer: tokenizer, folder: tmp, shownOutput: output.path,
+                                     options: options, progress: progress)
+            }
+        } catch let e as SystemError {
+            throw GLMDataError.cannotWrite(path: output.path, reason: "\(e)")
+        }
+        guard let manifest else { throw GLMDataError.cannotWrite(path: output.path, reason: "no manifest was written") }
+        return manifest
+    }
 
+    /// An existing output may be replaced only when it is a shard folder (it has a manifest, or
+    /// holds only shard files) or is empty: a typo in `--output` must not delete someone's documents.
+    static func checkReplaceable(_ folder: URL, shown: String) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: folder.path, isDirectory: &isDir) else { return }
+        guard isDir.boolValue else { throw GLMDataError.outputNotShards(path: shown, reason: "it is a file") }
+        let names = (try? fm.contentsOfDirectory(atPath: folder.path)) ?? []
+        if names.contains("manifest.json") { return }
+        let foreign = names.filter { n in
+            !(n == "manifest.json" || (n.hasPrefix("shard-") && (n.hasSuffix(".bin") || n.hasSuffix(".idx") || n.hasSuffix(".tmp")))
+              || n == "manifest.json.tmp")
+        }.sorted()
+        if !foreign.isEmpty {
+            throw GLMDataError.outputNotShards(path: shown, reason: "it holds \(foreign.prefix(3).joined(separator: ", "))\(foreign.count > 3 ? ", …" : "")")
+        }
+    }
+
+    /// Tokenises `files` into the new, empty `folder`: shards, then the manifest.
+    static func build(files: [URL], tokenizer: DataTokenizer, folder output: URL, shownOutput: String,
+                      options: PrepareOptions, progress: ((PrepareProgress) -> Void)?) throws -> ShardManifest {
+        let manifestURL = output.appendingPathComponent("manifest.json")
         let wide = tokenizer.numTokens > Int(UInt16.max) + 1
         var counts = ShardManifest.Counts()
         let bytesTotal = files.reduce(0) { acc, url in
@@ -183,6 +238,9 @@ public enum CorpusPreparer {
             try enqueue(docs, file: file, counter: &docNumber)
         }
         try flush()
+        guard counts.documents > 0 else {
+            throw GLMDataError.noDocuments(output: shownOutput, skipped: counts.skippedSummary)
+        }
         let shards = try writer.finish()
         let manifest = ShardManifest(
             formatVersion: ShardManifest.currentFormatVersion, dtype: wide ? "uint32" : "uint16",
@@ -192,7 +250,9 @@ public enum CorpusPreparer {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try enc.encode(manifest)
-        try atomicWrite(json, to: manifestURL)
+        do { try json.write(to: manifestURL) } catch {
+            throw GLMDataError.cannotWrite(path: manifestURL.path, reason: error.localizedDescription)
+        }
         return manifest
     }
 
@@ -293,18 +353,6 @@ final class AtomicCounter: @unchecked Sendable {
     }
 }
 
-/// Writes `data` to a temp file next to `url`, then renames it over `url`.
-func atomicWrite(_ data: Data, to url: URL) throws {
-    let tmp = url.appendingPathExtension("tmp")
-    do {
-        try data.write(to: tmp)
-        if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-        try FileManager.default.moveItem(at: tmp, to: url)
-    } catch {
-        throw GLMDataError.cannotWrite(path: url.path, reason: error.localizedDescription)
-    }
-}
-
 /// Appends documents to the current shard's token file and closes shards at the size limit.
 final class ShardWriter {
     let folder: URL
@@ -312,7 +360,7 @@ final class ShardWriter {
     let maxTokensPerShard: Int
     private var shards: [ShardManifest.Shard] = []
     private var handle: FileHandle?
-    private var tmpURL: URL?
+    private var fileURL: URL?
     private var offsets: [UInt64] = [0]
     private var buffer = Data()
 
@@ -336,38 +384,36 @@ final class ShardWriter {
     }
 
     private func openShard() throws {
-        let url = folder.appendingPathComponent(name + ".bin.tmp")
+        // Written under its final name: the whole folder is new, and visible only when complete.
+        let url = folder.appendingPathComponent(name + ".bin")
         guard FileManager.default.createFile(atPath: url.path, contents: nil),
               let h = FileHandle(forWritingAtPath: url.path) else {
             throw GLMDataError.cannotWrite(path: url.path, reason: "cannot create file")
         }
-        handle = h; tmpURL = url; offsets = [0]
+        handle = h; fileURL = url; offsets = [0]
     }
 
     private func drain() throws {
         guard let h = handle, !buffer.isEmpty else { return }
         do { try h.write(contentsOf: buffer) } catch {
-            throw GLMDataError.cannotWrite(path: tmpURL?.path ?? folder.path, reason: error.localizedDescription)
+            throw GLMDataError.cannotWrite(path: fileURL?.path ?? folder.path, reason: error.localizedDescription)
         }
         buffer.removeAll(keepingCapacity: true)
     }
 
     private func closeShard() throws {
-        guard let h = handle, let tmp = tmpURL else { return }
+        guard let h = handle, let bin = fileURL else { return }
         try drain()
-        try? h.close()
-        let bin = folder.appendingPathComponent(name + ".bin")
+        do { try h.close() } catch { throw GLMDataError.cannotWrite(path: bin.path, reason: error.localizedDescription) }
         let idx = folder.appendingPathComponent(name + ".idx")
         var idxData = Data(capacity: offsets.count * 8)
         for o in offsets { var v = o.littleEndian; withUnsafeBytes(of: &v) { idxData.append(contentsOf: $0) } }
-        try atomicWrite(idxData, to: idx)
-        do {
-            if FileManager.default.fileExists(atPath: bin.path) { try FileManager.default.removeItem(at: bin) }
-            try FileManager.default.moveItem(at: tmp, to: bin)
-        } catch { throw GLMDataError.cannotWrite(path: bin.path, reason: error.localizedDescription) }
+        do { try idxData.write(to: idx) } catch {
+            throw GLMDataError.cannotWrite(path: idx.path, reason: error.localizedDescription)
+        }
         shards.append(.init(tokens: bin.lastPathComponent, index: idx.lastPathComponent,
                             documents: offsets.count - 1, tokenCount: Int(offsets.last!)))
-        handle = nil; tmpURL = nil; offsets = [0]
+        handle = nil; fileURL = nil; offsets = [0]
     }
 
     func finish() throws -> [ShardManifest.Shard] {

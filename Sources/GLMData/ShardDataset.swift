@@ -4,30 +4,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import GLMSystem
 import GLMTokenizers
-
-/// A read-only memory mapping of a whole file (mmap(2)); unmapped when the last reference goes.
-final class MappedFile: @unchecked Sendable {
-    let base: UnsafeRawPointer?
-    let size: Int
-
-    init(path: String) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw GLMDataError.unreadable(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw GLMDataError.unreadable(path: path, reason: "fstat failed") }
-        size = Int(st.st_size)
-        if size == 0 { base = nil; return }
-        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
-        guard let p, p != MAP_FAILED else { throw GLMDataError.mmapFailed(path: path, errno: errno) }
-        base = UnsafeRawPointer(p)
-    }
-
-    deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), size) }
-    }
-}
 
 /// One packed pretraining sample (spec §4.1): `[CLS] doc [eos] [CLS] doc' …` or a sentence-aligned crop
 /// of one long document, at most `seqLength` tokens, not yet padded.
@@ -68,21 +46,7 @@ public final class ShardDataset: @unchecked Sendable {
     ///   (shards made by another vocabulary would silently train garbage).
     public init(folder: URL, tokenizerIdentity: String? = nil) throws {
         self.folder = folder
-        let mURL = folder.appendingPathComponent("manifest.json")
-        guard FileManager.default.fileExists(atPath: mURL.path) else {
-            throw GLMDataError.missingManifest(folder: folder.path)
-        }
-        let m: ShardManifest
-        do { m = try JSONDecoder().decode(ShardManifest.self, from: Data(contentsOf: mURL)) } catch {
-            throw GLMDataError.badManifest(path: mURL.path, reason: "\(error)")
-        }
-        guard m.formatVersion == ShardManifest.currentFormatVersion else {
-            throw GLMDataError.unsupportedFormatVersion(path: mURL.path, found: m.formatVersion,
-                                                        supported: ShardManifest.currentFormatVersion)
-        }
-        guard m.dtype == "uint16" || m.dtype == "uint32" else {
-            throw GLMDataError.badManifest(path: mURL.path, reason: "dtype must be uint16 or uint32, found \(m.dtype)")
-        }
+        let m = try ShardManifest.read(folder: folder)
         if let want = tokenizerIdentity, want != m.tokenizer.identity {
             throw GLMDataError.tokenizerMismatch(folder: folder.path, expected: want, found: m.tokenizer.identity)
         }
@@ -94,24 +58,51 @@ public final class ShardDataset: @unchecked Sendable {
         for s in m.shards {
             let tPath = folder.appendingPathComponent(s.tokens).path
             let iPath = folder.appendingPathComponent(s.index).path
-            let t = try MappedFile(path: tPath)
-            let x = try MappedFile(path: iPath)
-            if t.size != s.tokenCount * m.bytesPerToken {
-                throw GLMDataError.shardSizeMismatch(path: tPath, expectedBytes: s.tokenCount * m.bytesPerToken, actualBytes: t.size)
+            let t = try ShardDataset.map(tPath)
+            let x = try ShardDataset.map(iPath)
+            // `ShardManifest.validate` has checked that these products and sums fit in an Int.
+            let tokenBytes = s.tokenCount * m.bytesPerToken, indexBytes = (s.documents + 1) * 8
+            if t.count != tokenBytes {
+                throw GLMDataError.shardSizeMismatch(path: tPath, expectedBytes: tokenBytes, actualBytes: t.count)
             }
-            if x.size != (s.documents + 1) * 8 {
-                throw GLMDataError.shardSizeMismatch(path: iPath, expectedBytes: (s.documents + 1) * 8, actualBytes: x.size)
+            if x.count != indexBytes {
+                throw GLMDataError.shardSizeMismatch(path: iPath, expectedBytes: indexBytes, actualBytes: x.count)
             }
-            let first = UInt64(littleEndian: x.base!.loadUnaligned(as: UInt64.self))
-            let last = UInt64(littleEndian: x.base!.loadUnaligned(fromByteOffset: s.documents * 8, as: UInt64.self))
-            if first != 0 || Int(last) != s.tokenCount {
-                throw GLMDataError.badIndex(path: iPath, reason: "offsets must run from 0 to \(s.tokenCount), found \(first)…\(last)")
-            }
+            try ShardDataset.checkOffsets(x, documents: s.documents, tokenCount: s.tokenCount, path: iPath)
             tf.append(t); xf.append(x)
-            ts.append(ts.last! + s.tokenCount); ds.append(ds.last! + s.documents)
+            ts.append(ts[ts.count - 1] + s.tokenCount); ds.append(ds[ds.count - 1] + s.documents)
         }
         tokenFiles = tf; indexFiles = xf; shardTokenStarts = ts; shardDocStarts = ds
-        if ts.last! == 0 { throw GLMDataError.emptyDataset(folder: folder.path) }
+        if ts[ts.count - 1] == 0 { throw GLMDataError.emptyDataset(folder: folder.path) }
+    }
+
+    private static func map(_ path: String) throws -> MappedFile {
+        do { return try MappedFile(URL(fileURLWithPath: path)) } catch let e as SystemError {
+            throw GLMDataError.unreadable(path: path, reason: "\(e)")
+        }
+    }
+
+    /// Every offset of an index file, not just the ends: 0 first, `tokenCount` last, never
+    /// decreasing. Packing reads tokens `offset(d)..<offset(d+1)` straight from the mapping, so one
+    /// bad offset would read outside the token file.
+    static func checkOffsets(_ x: MappedFile, documents: Int, tokenCount: Int, path: String) throws {
+        guard let base = x.base else { throw GLMDataError.badIndex(path: path, reason: "empty index file") }
+        var previous: UInt64 = 0
+        let limit = UInt64(tokenCount)
+        for d in 0...documents {
+            let o = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: d * 8, as: UInt64.self))
+            if d == 0, o != 0 { throw GLMDataError.badIndex(path: path, reason: "offset 0 is \(o), must be 0") }
+            guard o >= previous else {
+                throw GLMDataError.badIndex(path: path, reason: "offset \(d) is \(o), smaller than offset \(d - 1) (\(previous)); offsets must not decrease")
+            }
+            guard o <= limit else {
+                throw GLMDataError.badIndex(path: path, reason: "offset \(d) is \(o), past the \(tokenCount) tokens of the shard")
+            }
+            previous = o
+        }
+        guard previous == limit else {
+            throw GLMDataError.badIndex(path: path, reason: "the last offset is \(previous), must be the shard's \(tokenCount) tokens")
+        }
     }
 
     /// Number of documents in all shards.
@@ -120,6 +111,7 @@ public final class ShardDataset: @unchecked Sendable {
     public var tokenCount: Int { shardTokenStarts.last! }
 
     @inline(__always) private func offset(shard: Int, doc: Int) -> Int {
+        // Checked at open: every offset lies in 0...tokenCount.
         Int(UInt64(littleEndian: indexFiles[shard].base!.loadUnaligned(fromByteOffset: doc * 8, as: UInt64.self)))
     }
 

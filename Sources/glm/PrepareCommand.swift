@@ -24,7 +24,7 @@ struct PrepareCommand: ParsableCommand {
     @Option(name: .long, help: "Tokenizer folder (vocab.txt, encoder.json+vocab.bpe, or SentencePiece model).")
     var tokenizer: String
 
-    @Option(name: .long, help: "Output shard folder (created; earlier shards in it are replaced).")
+    @Option(name: .long, help: "Output shard folder (created; a shard folder there is replaced only once the new shards are complete).")
     var output: String
 
     @Option(name: .long, help: "Plain-text documents: 'file' (one per file) or 'blank-line' (one per block).")
@@ -65,6 +65,5 @@ struct PrepareCommand: ParsableCommand {
                        ("invalid JSON lines", c.invalidJSONLines), ("invalid UTF-8 sequences replaced", c.invalidUTF8Replacements)]
             .filter { $0.1 > 0 }
         if !skipped.isEmpty { print("skipped: " + skipped.map { "\($0.1) \($0.0)" }.joined(separator: ", ")) }
-        if c.documents == 0 { throw GLMDataError.emptyDataset(folder: output) }
     }
 }

@@ -122,13 +122,16 @@ final class ShardTests: XCTestCase {
         }
     }
 
-    func testCorpusOfOnlyBadInputIsAnEmptyDatasetError() throws {
+    /// A corpus of only bad input is refused by prepare itself, and nothing is written.
+    func testCorpusOfOnlyBadInputIsRefusedBeforeWriting() throws {
         let root = temporaryFolder()
         _ = FileManager.default.createFile(atPath: root.appendingPathComponent("e.txt").path, contents: Data())
         let out = root.appendingPathComponent("out")
-        let m = try CorpusPreparer.prepare(inputs: [root], tokenizer: fixture.tokenizer, output: out)
-        XCTAssertEqual(m.counts.documents, 0)
-        XCTAssertThrowsError(try ShardDataset(folder: out)) { XCTAssertEqual($0 as? GLMDataError, .emptyDataset(folder: out.path)) }
+        XCTAssertThrowsError(try CorpusPreparer.prepare(inputs: [root], tokenizer: fixture.tokenizer, output: out)) {
+            XCTAssertEqual($0 as? GLMDataError, .noDocuments(output: out.path, skipped: "1 empty files"))
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+        XCTAssertThrowsError(try ShardDataset(folder: out)) { XCTAssertEqual($0 as? GLMDataError, .missingManifest(folder: out.path)) }
     }
 }
 

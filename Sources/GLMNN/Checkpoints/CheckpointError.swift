@@ -31,6 +31,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case noCheckpoint(folder: String, detail: String)
     /// Model-parallel rank files that cannot be merged (missing rank, mismatched keys or shapes).
     case inconsistentShards(file: String, detail: String)
+    /// A tensor (or a merge of tensors) would need more memory than is available or than sizes allow.
+    case tooLarge(file: String, detail: String)
 
     public var description: String {
         switch self {
@@ -50,6 +52,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case .duplicateKeys(let k, let f): return "\(f): keys collide after prefix stripping: \(k.joined(separator: ", "))"
         case .noCheckpoint(let f, let d): return "\(f): no checkpoint found (\(d))"
         case .inconsistentShards(let f, let d): return "\(f): model-parallel shards do not merge (\(d))"
+        case .tooLarge(let f, let d): return "\(f): too large (\(d))"
         }
     }
 }

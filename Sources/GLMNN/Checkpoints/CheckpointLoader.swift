@@ -32,7 +32,7 @@ public enum CheckpointLoader {
         func has(_ name: String) -> Bool { fm.fileExists(atPath: url.appendingPathComponent(name).path) }
         for (single, index) in [("model.safetensors", "model.safetensors.index.json"),
                                 ("pytorch_model.bin", "pytorch_model.bin.index.json")] {
-            if has(single) { return try load(url.appendingPathComponent(single)) }
+            if has(single) { return try normalise(readFile(url.appendingPathComponent(single)), file: url.appendingPathComponent(single).path) }
             if has(index) { return try normalise(readSharded(url.appendingPathComponent(index)), file: url.appendingPathComponent(index).path) }
         }
         var tagFolder = url
@@ -184,15 +184,32 @@ public enum CheckpointLoader {
         return out
     }
 
+    /// The shape and byte size of a merged tensor, refused when the shape overflows or the bytes
+    /// exceed the memory available (rank files can declare shapes like `[2^62, 0]`).
+    static func mergedSize(_ shape: [Int], dtype: DType, key: String, file: String) throws -> Int {
+        guard let n = TensorData.elementCount(shape), let bytes = CheckedSize.product([n, dtype.size]) else {
+            throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' merges to shape \(shape), which has more elements than an Int holds")
+        }
+        let limit = SystemMemory.available()
+        guard bytes <= limit else {
+            throw CheckpointError.tooLarge(file: file, detail: "merging '\(key)' to shape \(shape) needs \(formatBytes(bytes)); \(formatBytes(limit)) of memory is available")
+        }
+        return bytes
+    }
+
     static func concatRows(_ parts: [TensorData], key: String, file: String) throws -> TensorData {
         let rest = Array(parts[0].shape.dropFirst())
         guard !parts[0].shape.isEmpty, parts.allSatisfy({ !$0.shape.isEmpty && Array($0.shape.dropFirst()) == rest }) else {
             throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' cannot concatenate rows of \(parts.map(\.shape))")
         }
+        guard let rows = CheckedSize.sum(parts.map { $0.shape[0] }) else {
+            throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' row counts \(parts.map { $0.shape[0] }) overflow")
+        }
+        let total = try mergedSize([rows] + rest, dtype: parts[0].dtype, key: key, file: file)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(parts.reduce(0) { $0 + $1.byteCount })
+        bytes.reserveCapacity(total)
         for p in parts { p.withUnsafeBytes { bytes.append(contentsOf: $0) } }
-        return TensorData(dtype: parts[0].dtype, shape: [parts.reduce(0) { $0 + $1.shape[0] }] + rest, owned: bytes)
+        return TensorData(dtype: parts[0].dtype, shape: [rows] + rest, owned: bytes)
     }
 
     static func concatColumns(_ parts: [TensorData], key: String, file: String) throws -> TensorData {
@@ -200,8 +217,10 @@ public enum CheckpointLoader {
             throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' cannot concatenate columns of \(parts.map(\.shape))")
         }
         let rows = parts[0].shape[0], es = parts[0].dtype.size
-        let cols = parts.reduce(0) { $0 + $1.shape[1] }
-        var bytes = [UInt8](repeating: 0, count: rows * cols * es)
+        guard let cols = CheckedSize.sum(parts.map { $0.shape[1] }) else {
+            throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' column counts \(parts.map { $0.shape[1] }) overflow")
+        }
+        var bytes = [UInt8](repeating: 0, count: try mergedSize([rows, cols], dtype: parts[0].dtype, key: key, file: file))
         bytes.withUnsafeMutableBytes { dst in
             var col = 0
             for p in parts {

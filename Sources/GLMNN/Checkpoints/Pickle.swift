@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A restricted unpickler for the pickles inside PyTorch checkpoints.
 ///
 /// Python's pickle format is a small stack machine whose `GLOBAL` + `REDUCE` opcodes call arbitrary
@@ -90,8 +96,18 @@ struct TensorRef {
     let stride: [Int]
 }
 
+/// Containers of the value tree are classes whose `deinit` hands their children to
+/// ``DeferredRelease`` instead of releasing them in place: a pickle of 50,000 nested lists (100 KB)
+/// would otherwise free its tree by recursion as deep as the nesting and overflow the stack.
 final class PyList {
     var items: [PickleValue] = []
+    deinit { DeferredRelease.release(&items) }
+}
+
+final class PyTuple {
+    var items: [PickleValue]
+    init(_ items: [PickleValue]) { self.items = items }
+    deinit { DeferredRelease.release(&items) }
 }
 
 final class PyDict {
@@ -101,9 +117,55 @@ final class PyDict {
         for (k, v) in items { if case .string(let s) = k, s == key { return v } }
         return nil
     }
+
+    deinit {
+        guard items.contains(where: { $0.key.isContainer || $0.value.isContainer }) else { return }
+        var flat: [PickleValue] = []
+        flat.reserveCapacity(items.count * 2)
+        for (k, v) in items { flat.append(k); flat.append(v) }
+        items = []
+        DeferredRelease.release(&flat)
+    }
 }
 
-indirect enum PickleValue {
+/// Frees a value tree of any depth with a loop instead of recursion (a trampoline).
+///
+/// A dying container moves its children onto this thread's pending list. The outermost release
+/// drains the list, dropping one value at a time; a container freed by that drop adds its own
+/// children to the list and returns at once, so the stack depth stays constant. Values still
+/// referenced elsewhere just lose one reference, as with ordinary release.
+enum DeferredRelease {
+    final class Queue {
+        var pending: [PickleValue] = []
+        var draining = false
+    }
+
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k) { p in if let p { Unmanaged<Queue>.fromOpaque(p).release() } }
+        return k
+    }()
+
+    private static var queue: Queue {
+        if let p = pthread_getspecific(key) { return Unmanaged<Queue>.fromOpaque(p).takeUnretainedValue() }
+        let q = Queue()
+        pthread_setspecific(key, Unmanaged.passRetained(q).toOpaque())
+        return q
+    }
+
+    static func release(_ items: inout [PickleValue]) {
+        guard items.contains(where: \.isContainer) else { return }  // leaves free without recursion
+        let q = queue
+        q.pending.append(contentsOf: items)
+        items = []
+        guard !q.draining else { return }
+        q.draining = true
+        while !q.pending.isEmpty { _ = q.pending.removeLast() }
+        q.draining = false
+    }
+}
+
+enum PickleValue {
     case none
     case bool(Bool)
     case int(Int)
@@ -111,7 +173,7 @@ indirect enum PickleValue {
     case float(Double)
     case string(String)
     case bytes([UInt8])
-    case tuple([PickleValue])
+    case tuple(PyTuple)
     case list(PyList)
     case dict(PyDict)
     case global(String, AllowedGlobal)
@@ -119,12 +181,47 @@ indirect enum PickleValue {
     case tensor(TensorRef)
     case opaque(String)
 
+    static func makeTuple(_ items: [PickleValue]) -> PickleValue { .tuple(PyTuple(items)) }
+
     var intValue: Int? { if case .int(let i) = self { return i }; if case .bool(let b) = self { return b ? 1 : 0 }; return nil }
     var tupleItems: [PickleValue]? {
         switch self {
-        case .tuple(let t): return t
+        case .tuple(let t): return t.items
         case .list(let l): return l.items
         default: return nil
+        }
+    }
+    var isContainer: Bool {
+        switch self {
+        case .tuple, .list, .dict: return true
+        default: return false
+        }
+    }
+
+    /// A short, bounded rendering for error messages: at most `depth` levels and `width` items per
+    /// container, and never more than a few hundred characters, whatever the value holds.
+    func summary(depth: Int = 3, width: Int = 6) -> String {
+        func items(_ xs: [PickleValue], _ open: String, _ close: String) -> String {
+            guard depth > 0 else { return open + "…" + close }
+            let shown = xs.prefix(width).map { $0.summary(depth: depth - 1, width: width) }
+            return open + shown.joined(separator: ", ") + (xs.count > width ? ", … (\(xs.count) items)" : "") + close
+        }
+        func clip(_ s: String) -> String { s.count > 60 ? String(s.prefix(60)) + "…" : s }
+        switch self {
+        case .none: return "None"
+        case .bool(let b): return b ? "True" : "False"
+        case .int(let i): return "\(i)"
+        case .bigInt(let b): return "<\(b.count)-byte integer>"
+        case .float(let d): return "\(d)"
+        case .string(let t): return clip(t.debugDescription)
+        case .bytes(let b): return "<\(b.count) bytes>"
+        case .tuple(let t): return items(t.items, "(", ")")
+        case .list(let l): return items(l.items, "[", "]")
+        case .dict(let d): return depth > 0 ? "{\(d.items.count) entries}" : "{…}"
+        case .global(let n, _): return n
+        case .storage(let r): return "storage '\(clip(r.key))'"
+        case .tensor(let t): return "tensor \(t.size)"
+        case .opaque(let n): return "<\(n)>"
         }
     }
 }
@@ -207,7 +304,7 @@ struct Unpickler {
             case 0x28: marks.append(stack.count)                     // MARK
             case 0x7D: stack.append(.dict(PyDict()))                 // EMPTY_DICT
             case 0x5D: stack.append(.list(PyList()))                 // EMPTY_LIST
-            case 0x29: stack.append(.tuple([]))                      // EMPTY_TUPLE
+            case 0x29: stack.append(.makeTuple([]))                  // EMPTY_TUPLE
             case 0x8F: stack.append(.list(PyList()))                 // EMPTY_SET (kept as a list)
             case 0x4E: stack.append(.none)                           // NONE
             case 0x88: stack.append(.bool(true))                     // NEWTRUE
@@ -236,10 +333,10 @@ struct Unpickler {
             case 0x42, 0x43, 0x8E:                                    // BINBYTES, SHORT_BINBYTES, BINBYTES8
                 let n = op == 0x42 ? try length(try uLE(4)) : op == 0x43 ? try u8() : try length(try uLE(8))
                 stack.append(.bytes([UInt8](try take(n))))
-            case 0x74: stack.append(.tuple(try popMark()))           // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))             // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))           // TUPLE2
-            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))  // TUPLE3
+            case 0x74: stack.append(.makeTuple(try popMark()))       // TUPLE
+            case 0x85: stack.append(.makeTuple([try pop()]))         // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(.makeTuple([a, b]))           // TUPLE2
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.makeTuple([a, b, c]))  // TUPLE3
             case 0x71: memo[try u8()] = stack.last                    // BINPUT
             case 0x72: memo[Int(try uLE(4))] = stack.last             // LONG_BINPUT
             case 0x94: memo[memo.count] = stack.last                  // MEMOIZE
@@ -314,6 +411,15 @@ struct Unpickler {
 
     /// Interprets a call to an allowed global. Nothing is ever executed.
     private func call(_ callable: PickleValue, _ args: PickleValue, at: Int) throws -> PickleValue {
+        var callable = callable, args = args
+        // `_rebuild_from_type_v2(func, type, args, state)` calls `func(*args)`: unwrapped in a loop,
+        // since a crafted pickle can nest it as deep as it likes.
+        while case .global(let name, .rebuildFromType) = callable {
+            let a = args.tupleItems ?? []
+            guard a.count >= 3 else { throw fail("\(name) with unexpected arguments at byte \(at)") }
+            callable = a[0]
+            args = a[2]
+        }
         guard case .global(let name, let g) = callable else {
             if case .opaque(let n) = callable { return .opaque(n) }
             throw fail("call of a non-global at byte \(at)")
@@ -333,11 +439,9 @@ struct Unpickler {
             guard let first = a.first else { throw fail("\(name) without arguments at byte \(at)") }
             return first
         case .rebuildFromType:
-            // The attributes in `state` are dropped; the tensor is rebuilt by the (allowed) inner call.
-            guard a.count >= 3 else { throw fail("\(name) with unexpected arguments at byte \(at)") }
-            return try call(a[0], a[2], at: at)
+            return .opaque(name)  // unwrapped above; the attributes in `state` are dropped
         case .torchSize:
-            return .tuple(a.first?.tupleItems ?? [])
+            return .makeTuple(a.first?.tupleItems ?? [])
         case .codecsEncode:
             guard case .string(let s)? = a.first else { throw fail("_codecs.encode without a string at byte \(at)") }
             // latin1: every code point < 256 is one byte.

@@ -65,7 +65,7 @@ public enum PyTorchCheckpoint {
             // ('storage', storage_type, key, location, numel)
             guard let t = pid.tupleItems, t.count >= 5, case .string("storage") = t[0],
                   case .global(_, .storageType(let dtype)) = t[1], case .string(let key) = t[2], let n = t[4].intValue else {
-                throw CheckpointError.unsupportedPickle(file: path, detail: "unexpected persistent id \(pid)")
+                throw CheckpointError.unsupportedPickle(file: path, detail: "unexpected persistent id \(pid.summary())")
             }
             return .storage(StorageRef(key: key, dtype: dtype, count: n))
         }
@@ -95,7 +95,7 @@ public enum PyTorchCheckpoint {
             // ('storage', storage_type, root_key, location, numel, view_metadata)
             guard let t = pid.tupleItems, t.count >= 6, case .string("storage") = t[0],
                   case .global(_, .storageType(let dtype)) = t[1], case .string(let key) = t[2], let n = t[4].intValue else {
-                throw CheckpointError.unsupportedPickle(file: path, detail: "unexpected persistent id \(pid)")
+                throw CheckpointError.unsupportedPickle(file: path, detail: "unexpected persistent id \(pid.summary())")
             }
             collected.map[key] = StorageRef(key: key, dtype: dtype, count: n)
             var ref = StorageRef(key: key, dtype: dtype, count: n)
@@ -127,7 +127,7 @@ public enum PyTorchCheckpoint {
         let r = ByteReader(bytes: file.bytes, file: path)
         for k in keys {
             guard case .string(let key) = k, let root = collected.map[key] else {
-                throw CheckpointError.corruptHeader(file: path, detail: "legacy storage key \(k) was never referenced")
+                throw CheckpointError.corruptHeader(file: path, detail: "legacy storage key \(k.summary()) was never referenced")
             }
             let n = try checkedInt(r.u64(o), path, "storage '\(key)' size")
             let bytes = n.multipliedReportingOverflow(by: root.dtype.size)
@@ -147,6 +147,10 @@ public enum PyTorchCheckpoint {
 
     // MARK: tensors
 
+    /// The most bytes one tensor of a checkpoint may describe, whatever its storage: a view with
+    /// zero strides can claim any size over one element (`(2**62,)` over a 1-element storage).
+    static func maxTensorBytes() -> Int { SystemMemory.available() }
+
     static func materialise(_ t: TensorRef, name: String, file: MappedFile, locate: Locate) throws -> TensorData {
         let path = file.path
         let src = t.storage.dtype
@@ -162,20 +166,8 @@ public enum PyTorchCheckpoint {
             }
             return r.partialValue
         }
-        var count = 1
-        for d in t.size { count = try checked(count.multipliedReportingOverflow(by: d)) }
-        let (storageOffset, available) = try locate(t.storage)
-        let base = try checked(t.offset.addingReportingOverflow(t.storage.viewOffset))
-        if count > 0 {
-            // The last element any index reaches must lie inside the storage's bytes.
-            var last = base
-            for (size, stride) in zip(t.size, t.stride) {
-                last = try checked(last.addingReportingOverflow(try checked((size - 1).multipliedReportingOverflow(by: stride))))
-            }
-            let end = try checked(try checked(last.addingReportingOverflow(1)).multipliedReportingOverflow(by: esize))
-            guard end <= available else {
-                throw CheckpointError.truncated(file: path, detail: "tensor '\(name)' reaches element \(last) of a storage with \(available / esize)")
-            }
+        guard let count = TensorData.elementCount(t.size) else {
+            throw CheckpointError.corruptHeader(file: path, detail: "tensor '\(name)': size \(t.size) has more elements than an Int holds")
         }
         let dtype: DType
         switch src {
@@ -186,50 +178,43 @@ public enum PyTorchCheckpoint {
         case .f64: dtype = .f32
         case .i64, .i16, .i8, .u8, .bool: dtype = .i32
         }
+        let outBytes = try checked(count.multipliedReportingOverflow(by: dtype.size))
+        let (storageOffset, available) = try locate(t.storage)
+        let base = try checked(t.offset.addingReportingOverflow(t.storage.viewOffset))
         if count == 0 { return TensorData(dtype: dtype, shape: t.size, owned: []) }
+        // The last element any index reaches must lie inside the storage's bytes.
+        var last = base
+        for (size, stride) in zip(t.size, t.stride) {
+            last = try checked(last.addingReportingOverflow(try checked((size - 1).multipliedReportingOverflow(by: stride))))
+        }
+        let end = try checked(try checked(last.addingReportingOverflow(1)).multipliedReportingOverflow(by: esize))
+        guard end <= available else {
+            throw CheckpointError.truncated(file: path, detail: "tensor '\(name)' reaches element \(last) of a storage with \(available / esize)")
+        }
+        let start = storageOffset + base * esize
         let contiguous = isContiguous(t.size, t.stride)
         let direct = src == .f32 || src == .f16 || src == .bf16 || src == .i32
         if direct && contiguous {
-            return TensorData(dtype: dtype, shape: t.size, file: file, offset: storageOffset + base * esize)
+            return TensorData(dtype: dtype, shape: t.size, file: file, offset: start)
         }
-        // Gather element by element in row-major order, converting the type on the way.
-        var out = [UInt8](repeating: 0, count: count * dtype.size)
-        var failed = false
-        out.withUnsafeMutableBytes { dst in
-            let raw = file.bytes
-            let rank = t.size.count
-            var index = [Int](repeating: 0, count: rank)
-            var at = storageOffset + base * esize
-            for i in 0..<count {
-                let s = raw.baseAddress! + at
-                switch src {
-                case .f32, .i32: dst.storeBytes(of: s.loadUnaligned(as: UInt32.self), toByteOffset: 4 * i, as: UInt32.self)
-                case .f16, .bf16: dst.storeBytes(of: s.loadUnaligned(as: UInt16.self), toByteOffset: 2 * i, as: UInt16.self)
-                case .f64: dst.storeBytes(of: Float(s.loadUnaligned(as: Double.self)).bitPattern, toByteOffset: 4 * i, as: UInt32.self)
-                case .i64:
-                    let v = s.loadUnaligned(as: Int64.self)
-                    guard let w = Int32(exactly: v) else { failed = true; return }
-                    dst.storeBytes(of: w, toByteOffset: 4 * i, as: Int32.self)
-                case .i16: dst.storeBytes(of: Int32(s.loadUnaligned(as: Int16.self)), toByteOffset: 4 * i, as: Int32.self)
-                case .i8: dst.storeBytes(of: Int32(s.loadUnaligned(as: Int8.self)), toByteOffset: 4 * i, as: Int32.self)
-                case .u8, .bool: dst.storeBytes(of: Int32(s.loadUnaligned(as: UInt8.self)), toByteOffset: 4 * i, as: Int32.self)
-                }
-                // Advance the multi-index, innermost dimension first.
-                var d = rank - 1
-                while d >= 0 {
-                    index[d] += 1
-                    at += t.stride[d] * esize
-                    if index[d] < t.size[d] { break }
-                    at -= t.stride[d] * esize * index[d]
-                    index[d] = 0
-                    d -= 1
-                }
+        // A view or a conversion: gathered lazily when read, so it must be possible to hold.
+        let limit = maxTensorBytes()
+        guard outBytes <= limit else {
+            throw CheckpointError.tooLarge(file: path, detail: "tensor '\(name)' of size \(t.size) over a storage of \(available / esize) elements would need \(formatBytes(outBytes)); \(formatBytes(limit)) of memory is available")
+        }
+        let view = StridedView(file: file, start: start, size: t.size, stride: t.stride, source: src, count: count)
+        if src == .i64 {
+            // int64 becomes int32: every value the view reads must fit. A view of at most as many
+            // elements as the span base...last it covers is checked element by element; a wider one
+            // (zero or overlapping strides) by every value in the span, which the storage bounds.
+            let raw = file.bytes.baseAddress!
+            let fits = count <= last - base + 1 ? view.int64ValuesFitInt32()
+                : (base...last).allSatisfy { Int32(exactly: (raw + storageOffset + $0 * 8).loadUnaligned(as: Int64.self)) != nil }
+            guard fits else {
+                throw CheckpointError.unsupportedDType(file: path, tensor: name, dtype: "int64 with values outside the int32 range")
             }
         }
-        if failed {
-            throw CheckpointError.unsupportedDType(file: path, tensor: name, dtype: "int64 with values outside the int32 range")
-        }
-        return TensorData(dtype: dtype, shape: t.size, owned: out)
+        return TensorData(dtype: dtype, view: view)
     }
 
     static func isContiguous(_ size: [Int], _ stride: [Int]) -> Bool {

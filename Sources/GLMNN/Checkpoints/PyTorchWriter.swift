@@ -105,33 +105,6 @@ extension PyTorchCheckpoint {
     }
 }
 
-/// Protocol-2 pickle opcodes, just the ones a state dict needs.
-struct PickleWriter {
-    var bytes: [UInt8] = []
-    mutating func op(_ o: UInt8) { bytes.append(o) }
-    mutating func proto() { bytes += [0x80, 2] }
-    mutating func global(_ module: String, _ name: String) {
-        bytes.append(0x63)
-        bytes += Array(module.utf8) + [0x0A] + Array(name.utf8) + [0x0A]
-    }
-    mutating func string(_ s: String) {
-        let u = Array(s.utf8)
-        bytes.append(0x58); bytes.le(UInt32(u.count)); bytes += u     // BINUNICODE
-    }
-    mutating func int(_ v: Int) {
-        if let small = Int32(exactly: v) {
-            bytes.append(0x4A); bytes.le(small)                             // BININT
-        } else {
-            bytes += [0x8A, 8]; bytes.le(Int64(v))                          // LONG1, 8 bytes
-        }
-    }
-    mutating func tuple(_ values: [Int]) {
-        bytes.append(0x28)
-        for v in values { int(v) }
-        bytes.append(0x74)
-    }
-}
-
 /// A streaming writer of stored (uncompressed) zip entries, with Zip64 where needed.
 final class ZipWriter {
     private let file: AtomicFile

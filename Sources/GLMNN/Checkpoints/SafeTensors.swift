@@ -41,6 +41,14 @@ public enum SafeTensors {
         guard let object = try? JSONSerialization.jsonObject(with: json), let header = object as? [String: Any] else {
             throw CheckpointError.corruptHeader(file: path, detail: "header is not a JSON object")
         }
+        // JSONSerialization keeps the last of two equal keys; a header naming a tensor twice is
+        // ambiguous (which bytes are the weights?), so it is refused.
+        let keys = topLevelKeys(json)
+        if keys.count != header.count {
+            var seen = Set<String>(), repeated = Set<String>()
+            for k in keys where !seen.insert(k).inserted { repeated.insert(k) }
+            throw CheckpointError.corruptHeader(file: path, detail: "the header names \(repeated.sorted().map { "'\($0)'" }.joined(separator: ", ")) more than once")
+        }
         let dataStart = 8 + n
         let dataCount = file.count - dataStart
         var tensors: [String: TensorData] = [:]
@@ -157,3 +165,54 @@ func jsonInt(_ any: Any) -> Int? {
     return nil
 }
 
+
+/// The keys of a JSON object's top level, in order, duplicates included, from text that
+/// JSONSerialization has already accepted. Nested values are skipped with a depth counter (no
+/// recursion); keys with escapes are decoded so `"a"` and `"\u0061"` compare equal.
+func topLevelKeys(_ json: Data) -> [String] {
+    let b = [UInt8](json)
+    var i = 0, keys: [String] = []
+    func skipSpace() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+    /// The string starting at b[i] (a quote); leaves i after the closing quote.
+    func string() -> String {
+        let start = i
+        i += 1
+        var escaped = false
+        while i < b.count {
+            if b[i] == 0x5C { escaped = true; i += 2; continue }
+            if b[i] == 0x22 { break }
+            i += 1
+        }
+        i += 1
+        let raw = Data(b[start..<min(i, b.count)])
+        guard escaped else { return String(decoding: raw.dropFirst().dropLast(), as: UTF8.self) }
+        let wrapped = Data("[".utf8) + raw + Data("]".utf8)
+        return ((try? JSONSerialization.jsonObject(with: wrapped)) as? [String])?.first ?? String(decoding: raw, as: UTF8.self)
+    }
+    skipSpace()
+    guard i < b.count, b[i] == 0x7B else { return [] }
+    i += 1
+    while true {
+        skipSpace()
+        guard i < b.count, b[i] == 0x22 else { return keys }
+        keys.append(string())
+        skipSpace()
+        i += 1  // ':'
+        skipSpace()
+        // Skip one value: strings, and nested objects/arrays by depth.
+        var depth = 0
+        while i < b.count {
+            let c = b[i]
+            if c == 0x22 { _ = string(); if depth == 0 { break }; continue }
+            if c == 0x7B || c == 0x5B { depth += 1 } else if c == 0x7D || c == 0x5D {
+                if depth == 0 { break }
+                depth -= 1
+                if depth == 0 { i += 1; break }
+            } else if depth == 0 && c == 0x2C { break }
+            i += 1
+        }
+        skipSpace()
+        guard i < b.count, b[i] == 0x2C else { return keys }
+        i += 1
+    }
+}

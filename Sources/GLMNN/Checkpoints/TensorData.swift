@@ -17,6 +17,9 @@ public struct TensorData: Sendable {
     private enum Storage: Sendable {
         case owned([UInt8])
         case mapped(MappedFile, offset: Int, count: Int)
+        /// A view of a storage in a mapped file, gathered (and converted) only when its bytes are
+        /// read: a checkpoint's unused or oversized views cost nothing until then.
+        case strided(StridedView)
     }
 
     /// Number of bytes: `shape.product × dtype.size`.
@@ -24,11 +27,19 @@ public struct TensorData: Sendable {
         switch storage {
         case .owned(let b): return b.count
         case .mapped(_, _, let c): return c
+        case .strided(let v): return v.count * dtype.size
         }
     }
 
     /// Number of elements: the product of `shape` (1 for a scalar).
-    public var count: Int { shape.reduce(1, *) }
+    public var count: Int { TensorData.elementCount(shape) ?? 0 }
+
+    /// The product of `shape` without overflow: 0 when any dimension is 0, nil when a dimension is
+    /// negative or the product passes `Int.max` (shapes read from files are checked with this).
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        if shape.contains(0) { return shape.allSatisfy { $0 >= 0 } ? 0 : nil }
+        return CheckedSize.product(shape)
+    }
 
     /// Calls `body` with the raw little-endian bytes (valid only inside `body`).
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
@@ -36,6 +47,8 @@ public struct TensorData: Sendable {
         case .owned(let b): return try b.withUnsafeBytes(body)
         case .mapped(let file, let offset, let count):
             return try body(UnsafeRawBufferPointer(rebasing: file.bytes[offset..<(offset + count)]))
+        case .strided(let v):
+            return try v.gather(into: dtype).withUnsafeBytes(body)
         }
     }
 
@@ -91,7 +104,7 @@ public struct TensorData: Sendable {
     /// - Throws: ``CheckpointError/corruptHeader(file:detail:)`` (file `<memory>`) when the byte count
     ///   is not `shape.product × dtype.size` or a dimension is negative.
     public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws {
-        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) * dtype.size == bytes.count else {
+        guard let n = TensorData.elementCount(shape), CheckedSize.product([n, dtype.size]) == bytes.count else {
             throw CheckpointError.corruptHeader(file: "<memory>",
                                                 detail: "\(bytes.count) bytes cannot hold \(dtype) \(shape)")
         }
@@ -105,6 +118,13 @@ public struct TensorData: Sendable {
         self.dtype = dtype
         self.shape = shape
         storage = .mapped(file, offset: offset, count: shape.reduce(1, *) * dtype.size)
+    }
+
+    /// A lazily gathered view; the caller has checked its bounds and its byte count.
+    init(dtype: DType, view: StridedView) {
+        self.dtype = dtype
+        self.shape = view.size
+        storage = .strided(view)
     }
 
     /// An owned tensor; the caller has checked that the size matches.
@@ -169,4 +189,70 @@ func floatToBFloat16(_ f: Float) -> UInt16 {
     if f.isNaN { return UInt16(x >> 16) | 0x40 }
     let rounded = x &+ 0x7FFF &+ ((x >> 16) & 1)
     return UInt16(rounded >> 16)
+}
+
+/// A strided view of a torch storage inside a mapped file (`_rebuild_tensor_v2(storage, offset,
+/// size, stride)`), with every index it reaches already checked to lie inside the storage.
+struct StridedView: Sendable {
+    let file: MappedFile
+    /// Byte offset of the view's first element.
+    let start: Int
+    let size: [Int]
+    let stride: [Int]
+    let source: StorageDType
+    /// Elements: the product of `size` (checked, and its byte size too).
+    let count: Int
+
+    /// The elements in row-major order, converted to `dtype` (f64 rounds to f32; integers become
+    /// i32, and i64 values were checked to fit when the view was made).
+    func gather(into dtype: DType) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count * dtype.size)
+        guard count > 0 else { return out }
+        out.withUnsafeMutableBytes { dst in
+            forEachElement { i, s in
+                switch source {
+                case .f32, .i32: dst.storeBytes(of: s.loadUnaligned(as: UInt32.self), toByteOffset: 4 * i, as: UInt32.self)
+                case .f16, .bf16: dst.storeBytes(of: s.loadUnaligned(as: UInt16.self), toByteOffset: 2 * i, as: UInt16.self)
+                case .f64: dst.storeBytes(of: Float(s.loadUnaligned(as: Double.self)).bitPattern, toByteOffset: 4 * i, as: UInt32.self)
+                case .i64: dst.storeBytes(of: Int32(truncatingIfNeeded: s.loadUnaligned(as: Int64.self)), toByteOffset: 4 * i, as: Int32.self)
+                case .i16: dst.storeBytes(of: Int32(s.loadUnaligned(as: Int16.self)), toByteOffset: 4 * i, as: Int32.self)
+                case .i8: dst.storeBytes(of: Int32(s.loadUnaligned(as: Int8.self)), toByteOffset: 4 * i, as: Int32.self)
+                case .u8, .bool: dst.storeBytes(of: Int32(s.loadUnaligned(as: UInt8.self)), toByteOffset: 4 * i, as: Int32.self)
+                }
+                return true
+            }
+        }
+        return out
+    }
+
+    /// Whether every int64 the view reads fits in an int32 (read in place, nothing allocated).
+    func int64ValuesFitInt32() -> Bool {
+        var fits = true
+        forEachElement { _, s in
+            fits = Int32(exactly: s.loadUnaligned(as: Int64.self)) != nil
+            return fits
+        }
+        return fits
+    }
+
+    /// Calls `body(i, address)` for each element in row-major order until it returns false.
+    private func forEachElement(_ body: (Int, UnsafeRawPointer) -> Bool) {
+        guard count > 0, let raw = file.bytes.baseAddress else { return }
+        let esize = source.size, rank = size.count
+        var index = [Int](repeating: 0, count: rank)
+        var at = start
+        for i in 0..<count {
+            if !body(i, raw + at) { return }
+            // Advance the multi-index, innermost dimension first.
+            var d = rank - 1
+            while d >= 0 {
+                index[d] += 1
+                at += stride[d] * esize
+                if index[d] < size[d] { break }
+                at -= stride[d] * esize * index[d]
+                index[d] = 0
+                d -= 1
+            }
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 
 /// The batch stream of a training run: batch `k` is a pure function of `(seed, k)`.
 ///
@@ -54,6 +55,19 @@ public final class BatchLoader: @unchecked Sendable {
     }
 
     /// Batch `k` for the given settings: samples `k·b ..< (k+1)·b`, collated with generator `(seed, k)`.
+    /// Throws ``GLMDataError/invalidConfig(field:reason:)`` unless batches `first ..< first + count`
+    /// of `batchSize` samples have sample indices that fit in an `Int` (batch k holds samples
+    /// `k·batchSize ..< (k+1)·batchSize`), and `batchSize` is at least 1.
+    public static func checkRange(first: Int, count: Int, batchSize: Int) throws {
+        guard batchSize >= 1 else { throw GLMDataError.invalidConfig(field: "batchSize", reason: "must be at least 1, found \(batchSize)") }
+        guard first >= 0, count >= 0 else {
+            throw GLMDataError.invalidConfig(field: "batch index", reason: "must be 0 or more, found \(first) and count \(count)")
+        }
+        guard let end = CheckedSize.sum([first, count]), CheckedSize.product([end, batchSize]) != nil else {
+            throw GLMDataError.invalidConfig(field: "batch index", reason: "batches \(first) + \(count) of \(batchSize) samples pass the largest sample index \(Int.max)")
+        }
+    }
+
     public static func makeBatch(_ k: Int, dataset: ShardDataset, collator: BlockCollator, batchSize: Int, seed: UInt64) -> Batch {
         let samples = (0..<batchSize).map {
             dataset.sample(index: k * batchSize + $0, seed: seed, seqLength: collator.seqLength)

@@ -50,4 +50,11 @@ public final class MappedFile: @unchecked Sendable {
 
     /// The mapped bytes; valid while `self` is alive.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// A copy of the whole file.
+    public var data: Data { count == 0 ? Data() : Data(bytes) }
+
+    /// Reads a whole (small) file, with errors that say what is wrong — a folder where a file is
+    /// expected, a missing file — instead of Foundation's "NSCocoaErrorDomain error 256".
+    public static func read(_ url: URL) throws -> Data { try MappedFile(url).data }
 }

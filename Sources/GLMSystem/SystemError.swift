@@ -18,6 +18,18 @@ public enum SystemError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A folder that must not be replaced (the root, the working folder or one holding it).
     case refusedPath(path: String, reason: String)
 
+    /// The message without the path, for callers whose own error already names it.
+    public var reason: String {
+        switch self {
+        case .notFound: return "no such file or folder"
+        case .isFolder: return "is a folder, expected a file"
+        case .notAFolder: return "is not a folder"
+        case .io(_, let op, let r): return "\(op) failed: \(r)"
+        case .refusedPath(_, let r): return r
+        default: return description
+        }
+    }
+
     public var description: String {
         switch self {
         case .notFound(let p): return "\(p): no such file or folder"

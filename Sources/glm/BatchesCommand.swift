@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GLMData
+import GLMSystem
 import GLMTokenizers
 
 /// `glm batches`: collated pretraining batches as JSON lines, or shown for a person.
@@ -79,8 +80,8 @@ struct BatchesCommand: ParsableCommand {
         }
         if let output {
             let url = URL(fileURLWithPath: output)
-            do { try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: url, options: .atomic) } catch {
-                throw GLMDataError.cannotWrite(path: url.path, reason: error.localizedDescription)
+            do { try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: url) } catch let e as SystemError {
+                throw GLMDataError.cannotWrite(path: url.path, reason: e.reason)
             }
             if !show { print("wrote \(lines.count) samples of \(count) batches to \(output)") }
         }

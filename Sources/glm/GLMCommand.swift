@@ -5,7 +5,21 @@ import Foundation
 @main
 enum GLMMain {
     static func main() async {
-        await GLMCommand.main()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        var command: ParsableCommand
+        do { command = try GLMCommand.parseAsRoot(arguments) } catch {
+            // Parse errors get a hint when a flag was followed by a negative number.
+            if let hint = GLMCommand.negativeNumberHint(arguments) {
+                FileHandle.standardError.write(Data((GLMCommand.fullMessage(for: error) + "\nHint: \(hint)\n").utf8))
+                GLMCommand.exit(withError: ExitCode(GLMCommand.exitCode(for: error).rawValue))
+            }
+            GLMCommand.exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
+        } catch {
+            GLMCommand.exit(withError: error)
+        }
     }
 }
 

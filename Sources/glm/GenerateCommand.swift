@@ -132,6 +132,11 @@ struct GenerateCommand: ParsableCommand {
         let filler = BlankFiller(model: m)
         let tokens = BlankFillingTokens(tokenizer: tokenizer)
         contexts = try contexts.enumerated().map { i, c in try numbered(i) { try filler.prepare(context: c, tokens: tokens) } }
+        // The cache of the longest prompt, for every beam: refused before anything is allocated.
+        let perBlank = filler.maxTokensPerBlank(cfg) + 1
+        let longest = contexts.map { c in c.count + c.filter(tokens.masks.contains).count * perBlank }.max() ?? 0
+        try m.config.checkMemory(batch: max(cfg.numBeams, 1), sequence: longest, workload: .decoding, bf16: bf16,
+                                 for: cfg.usesBeamSearch ? "beam search with --num-beams \(cfg.numBeams)" : "generation")
         if maxNewTokens != nil && filler.maxTokensPerBlank(cfg) < cfg.maxNewTokens {
             warn("--max-new-tokens \(cfg.maxNewTokens) is capped at the model's max_sequence_length \(m.config.maxSequenceLength)")
         }

@@ -33,6 +33,8 @@ struct LogitsCommand: ParsableCommand {
             throw ValidationError("--grads needs \"targets\" and \"loss_mask\" in \(input)")
         }
         let m = try GLMModel.load(URL(fileURLWithPath: model))
+        try m.config.checkMemory(batch: c.batch, sequence: c.length, workload: grads ? .training : .inference,
+                                 for: "glm logits on \(input)")
         let out = try m.parity(c, grads: grads)
         try SafeTensors.write(out, to: URL(fileURLWithPath: output))
         if let loss = out["loss"]?.floats().first {
@@ -59,8 +61,10 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(name: .long, help: "Checkpoint file or folder.")
     var input: String
-    @Option(name: .long, help: "Output folder (replaced atomically if it exists).")
+    @Option(name: .long, help: "Output folder (replaced atomically if it exists; only a model folder unless --force).")
     var output: String
+    @Flag(name: .long, help: "Replace --output even if it is a file or a folder that holds no model.")
+    var force = false
     @Option(name: .long, help: "Model shape when the input has no config.json: \(GLMConfig.presets.keys.sorted().joined(separator: ", ")).")
     var preset: String?
 
@@ -76,6 +80,8 @@ struct ConvertCommand: ParsableCommand {
             config = c
         }
         let url = URL(fileURLWithPath: input)
+        let destination = URL(fileURLWithPath: output)
+        try ModelFolder.checkReplaceable(destination, force: force)  // before minutes of loading
         let m = try GLMModel.load(url, config: config)
         var isDir: ObjCBool = false
         _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
@@ -84,7 +90,7 @@ struct ConvertCommand: ParsableCommand {
                               "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", "cog-pretrain.model"]
         let files = tokenizerNames.map { folder.appendingPathComponent($0) }
             .filter { FileManager.default.fileExists(atPath: $0.path) }
-        try m.save(to: URL(fileURLWithPath: output), tokenizerFiles: files)
+        try m.save(to: destination, tokenizerFiles: files)
         print("wrote \(output) (\(m.store.parameters.count) tensors, \(files.count) tokenizer files)")
     }
 }

@@ -62,6 +62,12 @@ public struct GLMConfig: Codable, Sendable, Equatable {
     /// Throws a ``GLMError/invalidConfig(_:)`` naming the field that makes no sense.
     public func validate() throws {
         func bad(_ s: String) -> GLMError { .invalidConfig(s) }
+        for (name, value, limit) in [("num_layers", numLayers, Limits.numLayers), ("hidden_size", hiddenSize, Limits.hiddenSize),
+                                     ("num_attention_heads", numAttentionHeads, Limits.numAttentionHeads),
+                                     ("vocab_size", vocabSize, Limits.vocabSize), ("max_sequence_length", maxSequenceLength, Limits.maxSequenceLength)]
+            where value > limit {
+            throw bad("\(name) is \(value), above the supported \(limit)")
+        }
         guard numLayers > 0 else { throw bad("num_layers must be positive, got \(numLayers)") }
         guard hiddenSize > 0, numAttentionHeads > 0 else { throw bad("hidden_size and num_attention_heads must be positive") }
         guard hiddenSize % numAttentionHeads == 0 else {
@@ -69,17 +75,20 @@ public struct GLMConfig: Codable, Sendable, Equatable {
         }
         guard vocabSize > 0 else { throw bad("vocab_size must be positive, got \(vocabSize)") }
         guard maxSequenceLength > 0 else { throw bad("max_sequence_length must be positive, got \(maxSequenceLength)") }
+        guard parameterCount != nil else { throw bad("the model's parameter count overflows") }
         guard blockPositionEncoding else { throw bad("block_position_encoding=false (the --no-block-position ablation) is not supported") }
         for (n, p) in [("embedding_dropout_prob", embeddingDropoutProb), ("attention_dropout_prob", attentionDropoutProb),
                        ("output_dropout_prob", outputDropoutProb)] where !(p >= 0 && p < 1) {
             throw bad("\(n) must be in [0, 1), got \(p)")
         }
+        guard attentionScale.isFinite, attentionScale > 0 else { throw bad("attention_scale must be a positive number, got \(attentionScale)") }
+        guard initializerRange.isFinite, initializerRange >= 0 else { throw bad("initializer_range must be a non-negative number, got \(initializerRange)") }
     }
 
     /// Reads and validates a Hugging Face `config.json`.
     public static func load(_ url: URL) throws -> GLMConfig {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw GLMError.io(url.path, "cannot read: \(error.localizedDescription)") }
+        do { data = try MappedFile.read(url) } catch let e as SystemError { throw GLMError.io(url.path, "cannot read: \(e.reason)") }
         let c: GLMConfig
         do { c = try decodeJSON(GLMConfig.self, from: data) } catch {
             throw GLMError.invalidConfig("\(url.path): \(describe(error))")
@@ -121,6 +130,8 @@ public enum GLMError: Error, CustomStringConvertible {
     case io(String, String)
     case invalidInput(String)
     case checkpoint(String)
+    /// A request that would need more memory than the machine has (see ``GLMConfig/checkMemory(batch:sequence:workload:bf16:for:)``).
+    case insufficientMemory(String)
 
     public var description: String {
         switch self {
@@ -128,6 +139,7 @@ public enum GLMError: Error, CustomStringConvertible {
         case let .io(path, m): return "\(path): \(m)"
         case let .invalidInput(m): return "invalid input: \(m)"
         case let .checkpoint(m): return "checkpoint: \(m)"
+        case let .insufficientMemory(m): return "not enough memory: \(m)"
         }
     }
 }

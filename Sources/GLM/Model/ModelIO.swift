@@ -22,6 +22,7 @@ extension GLMModel {
             }
             cfg = try GLMConfig.load(c)
         }
+        try cfg.checkMemory(batch: 0, sequence: 0, workload: .inference, for: "loading the model \(url.path)")
         let model = try GLMModel(config: cfg)
         let tensors: [String: TensorData]
         do { tensors = try CheckpointLoader.load(url) } catch { throw GLMError.checkpoint("\(error)") }

@@ -1,5 +1,6 @@
 import Foundation
 import GLMNN
+import GLMSystem
 import GLMTensor
 
 /// One input batch in the JSON form of `glm logits` (and of the PyTorch reference's fixtures):
@@ -19,14 +20,16 @@ public struct ParityCase: Sendable {
     public init(json object: Any, source: String = "input") throws {
         func fail(_ m: String) -> GLMError { .invalidInput("\(source): \(m)") }
         guard let obj = object as? [String: Any] else { throw fail("expected a JSON object") }
+        /// An exact 32-bit integer; 2.7 or 1e30 is an error naming the field and index, never truncated.
+        func integer(_ v: Any, _ field: @autoclosure () -> String) throws -> Int32 {
+            guard let n = v as? NSNumber, let i = Int32(exactly: n.doubleValue) else {
+                throw fail("\(field()) is \(v), not an integer in the 32-bit range")
+            }
+            return i
+        }
         func ints2(_ key: String) throws -> [[Int32]] {
             guard let a = obj[key] as? [[Any]] else { throw fail("\"\(key)\" must be a [batch][seq] array of integers") }
-            return try a.map { row in try row.map { v in
-                guard let n = v as? NSNumber, n.doubleValue == n.doubleValue.rounded(), abs(n.doubleValue) < 2e9 else {
-                    throw fail("\"\(key)\" holds a non-integer value \(v)")
-                }
-                return n.int32Value
-            } }
+            return try a.enumerated().map { i, row in try row.enumerated().map { j, v in try integer(v, "\"\(key)\"[\(i)][\(j)]") } }
         }
         inputIds = try ints2("input_ids")
         let b = inputIds.count
@@ -37,21 +40,21 @@ public struct ParityCase: Sendable {
               p.allSatisfy({ $0.count == 2 && $0.allSatisfy { $0.count == s } }) else {
             throw fail("\"position_ids\" must be [\(b)][2][\(s)]")
         }
-        positionIds = try p.map { try $0.map { try $0.map { v in
-            guard let n = v as? NSNumber else { throw fail("\"position_ids\" holds a non-number \(v)") }
-            return n.int32Value
+        positionIds = try p.enumerated().map { i, rows in try rows.enumerated().map { r, row in try row.enumerated().map { j, v in
+            try integer(v, "\"position_ids\"[\(i)][\(r)][\(j)]")
         } } }
         switch obj["attention_mask"] {
         case let n as NSNumber:
-            mask = .separators([Int32](repeating: n.int32Value, count: b))
+            mask = .separators([Int32](repeating: try integer(n, "\"attention_mask\""), count: b))
         case let list as [NSNumber]:
             guard list.count == b else { throw fail("\"attention_mask\" has \(list.count) separators for batch \(b)") }
-            mask = .separators(list.map(\.int32Value))
+            mask = .separators(try list.enumerated().map { i, n in try integer(n, "\"attention_mask\"[\(i)]") })
         case let nested as [[[[Any]]]]:
             let flat = nested.flatMap { $0.flatMap { $0.flatMap { $0 } } }.compactMap { ($0 as? NSNumber)?.floatValue }
             guard nested.count == b, flat.count == b * s * s else {
                 throw fail("explicit \"attention_mask\" must be [\(b)][1][\(s)][\(s)]")
             }
+            guard flat.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw fail("explicit \"attention_mask\" must hold only 0 and 1") }
             mask = .explicit(try Tensor(flat, shape: [b, 1, s, s]))
         default:
             throw fail("\"attention_mask\" must be a list of separators (one per sample), a number, or [b][1][s][s]")
@@ -67,13 +70,14 @@ public struct ParityCase: Sendable {
                 throw fail("\"loss_mask\" must be [\(b)][\(s)] when \"targets\" is given")
             }
             lossMask = lm.map { $0.map(\.floatValue) }
+            guard lossMask!.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { throw fail("\"loss_mask\" must hold finite numbers") }
         }
     }
 
     /// Reads a case from a JSON file.
     public init(contentsOf url: URL) throws {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw GLMError.io(url.path, "cannot read: \(error.localizedDescription)") }
+        do { data = try MappedFile.read(url) } catch let e as SystemError { throw GLMError.io(url.path, "cannot read: \(e.reason)") }
         let obj: Any
         do { obj = try JSONSerialization.jsonObject(with: data) } catch {
             throw GLMError.invalidInput("\(url.path): not valid JSON (\(error.localizedDescription))")

@@ -203,9 +203,8 @@ public struct ShardManifest: Codable, Sendable, Equatable {
 }
 
 extension ShardManifest {
-    /// Largest tokenizer (ids) a manifest may declare: far above any real vocabulary (GLM's are
-    /// 30–150 k), low enough that per-id tables stay small.
-    public static let maxVocabulary = 1 << 24
+    /// Largest tokenizer (ids) a manifest may declare: the tokenizers' own limit.
+    public static let maxVocabulary = GLMTokenizer.maxVocabularySize
 
     /// Reads `manifest.json` of a shard folder and checks it (``validate(path:)``); no shard file is opened.
     public static func read(folder: URL) throws -> ShardManifest {

@@ -32,8 +32,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
         }
         let text = try FileIO.readText(mergesFile)
         var pairs = [(String, String)]()
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let l = line.hasSuffix("\r") ? line.dropLast() : line
+        for (n, l) in FileIO.lines(text).enumerated() {
             if l.isEmpty || (n == 0 && l.hasPrefix("#version")) { continue }
             let parts = l.split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 2 else {

@@ -49,17 +49,30 @@ public struct GLMTokenizer: Sendable {
     /// Command strings as UTF-8, for the splitting scan.
     private let splitTokens: [(bytes: [UInt8], index: Int)]
 
+    /// The most ids a tokenizer file may define (16.7 M): far above any real vocabulary (GLM's are
+    /// 30–150 k), low enough that per-id tables built from a hostile file stay small.
+    public static let maxVocabularySize = 1 << 24
+
+    /// Refuses vocabularies past ``maxVocabularySize`` (ids past it come only from broken or hostile files).
+    static func checkSize(_ text: any TextTokenizer, source: String) throws {
+        guard text.vocabularySize <= maxVocabularySize - 16 else {
+            throw TokenizerError.malformed(file: source, line: nil, reason: "\(text.vocabularySize) token ids, more than the \(maxVocabularySize) supported")
+        }
+    }
+
     /// The embedding-table size: the smallest multiple of 128 ≥ ``numTokens`` (`--make-vocab-size-divisible-by 128`).
     public var paddedVocabSize: Int { (numTokens + 127) / 128 * 128 }
 
     /// Wraps a text tokenizer; its identity hashes the vocabulary (no file is involved).
     public init(family: Family, text: any TextTokenizer) throws {
+        try GLMTokenizer.checkSize(text, source: "<vocabulary>")
         var bytes = [UInt8]()
         for i in 0..<text.vocabularySize { bytes.append(contentsOf: (text.token(for: i) ?? "").utf8); bytes.append(10) }
         try self.init(family: family, text: text, identity: "\(family.rawValue):\(SHA256.hex(bytes))", source: "<vocabulary>")
     }
 
     init(family: Family, text: any TextTokenizer, identity: String, source: String) throws {
+        try GLMTokenizer.checkSize(text, source: source)
         self.family = family
         self.text = text
         self.identity = identity

@@ -34,8 +34,11 @@ public enum HFTokenizerJSON {
         guard let addedList = root["added_tokens"] as? [[String: Any]], !addedList.isEmpty else { return inner }
         var added = [HFAddedTokensTokenizer.Added](), contents = [Int: String]()
         for (k, a) in addedList.enumerated() {
-            guard let c = a["content"] as? String, let id = a["id"] as? Int else {
-                throw TokenizerError.malformed(file: file, line: nil, reason: "added_tokens[\(k)] lacks content or id")
+            guard let c = a["content"] as? String, let n = a["id"] as? NSNumber, let id = Int(exactly: n.doubleValue) else {
+                throw TokenizerError.malformed(file: file, line: nil, reason: "added_tokens[\(k)] lacks content or an integer id")
+            }
+            guard id >= 0, id < GLMTokenizer.maxVocabularySize else {
+                throw TokenizerError.malformed(file: file, line: nil, reason: "added_tokens[\(k)] has id \(id), outside 0..<\(GLMTokenizer.maxVocabularySize)")
             }
             if (a["single_word"] as? Bool) == true { throw TokenizerError.unsupported(file: file, feature: "added token \(c.debugDescription) with single_word") }
             guard !c.isEmpty else { continue }
@@ -60,8 +63,8 @@ public enum HFTokenizerJSON {
         }
         var out = [String: Int]()
         for (k, x) in v {
-            guard let n = x as? NSNumber, let id = Int(exactly: n.doubleValue), id >= 0 else {
-                throw TokenizerError.malformed(file: file, line: nil, reason: "model.vocab id of \(k.debugDescription) is not a non-negative integer")
+            guard let n = x as? NSNumber, let id = Int(exactly: n.doubleValue), id >= 0, id < GLMTokenizer.maxVocabularySize else {
+                throw TokenizerError.malformed(file: file, line: nil, reason: "model.vocab id of \(k.debugDescription) is not an integer in 0..<\(GLMTokenizer.maxVocabularySize)")
             }
             out[k] = id
         }
@@ -70,10 +73,11 @@ public enum HFTokenizerJSON {
 
     static func wordPiece(_ model: [String: Any], _ normalizer: [String: Any]?, _ pre: [String: Any]?, _ file: String) throws -> WordPieceTokenizer {
         let vocab = try vocabArray(model, file)
-        var tokens = [String](repeating: "", count: (vocab.values.max() ?? -1) + 1)
-        guard tokens.count == vocab.count else {
+        // Checked before the id table is allocated: one id of 2^62 must not ask for exabytes.
+        guard let maxId = vocab.values.max(), maxId < vocab.count else {
             throw TokenizerError.malformed(file: file, line: nil, reason: "model.vocab ids are not 0..<\(vocab.count)")
         }
+        var tokens = [String](repeating: "", count: maxId + 1)
         for (t, i) in vocab { tokens[i] = t }
         var o = WordPieceTokenizer.Options()
         o.unknownToken = (model["unk_token"] as? String) ?? "[UNK]"

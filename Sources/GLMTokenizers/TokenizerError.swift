@@ -34,9 +34,11 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable, Equatable 
 enum FileIO {
     /// Reads a whole file, turning Foundation's untyped errors into ``TokenizerError``.
     static func read(_ url: URL) throws -> Data {
-        guard FileManager.default.fileExists(atPath: url.path) else {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw TokenizerError.unreadable(file: url.path, reason: "no such file")
         }
+        guard !isDir.boolValue else { throw TokenizerError.unreadable(file: url.path, reason: "is a folder, expected a file") }
         do { return try Data(contentsOf: url) } catch {
             throw TokenizerError.unreadable(file: url.path, reason: "\(error.localizedDescription)")
         }
@@ -50,6 +52,29 @@ enum FileIO {
             throw TokenizerError.malformed(file: url.path, line: nil, reason: "not valid UTF-8")
         }
         return s
+    }
+
+    /// The lines of a text file the way Python's text mode reads them (universal newlines): `\n`,
+    /// `\r\n` and a lone `\r` each end a line, and the terminators are not part of the line. (Swift's
+    /// `split(separator: "\n")` would keep a CRLF file as one line: `"\r\n"` is one `Character`.)
+    static func lines(_ text: String) -> [Substring] {
+        var out: [Substring] = []
+        let scalars = text.unicodeScalars
+        var start = scalars.startIndex, i = start
+        while i < scalars.endIndex {
+            let c = scalars[i]
+            if c == "\n" || c == "\r" {
+                out.append(Substring(scalars[start..<i]))
+                var next = scalars.index(after: i)
+                if c == "\r", next < scalars.endIndex, scalars[next] == "\n" { next = scalars.index(after: next) }
+                start = next
+                i = next
+            } else {
+                i = scalars.index(after: i)
+            }
+        }
+        out.append(Substring(scalars[start...]))
+        return out
     }
 
     static func readJSON(_ url: URL) throws -> Any {

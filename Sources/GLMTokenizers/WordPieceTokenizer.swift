@@ -68,9 +68,13 @@ public struct WordPieceTokenizer: TextTokenizer {
     private let pythonTable: [UInt8]
 
     /// Loads a BERT `vocab.txt` (one token per line; the line number is the id).
+    ///
+    /// Lines end at `\n`, `\r\n` or `\r`, as in the official `load_vocab`, which reads the file in
+    /// Python's text mode (universal newlines; docs/official-glm.md §3.1; official
+    /// data_utils/wordpiece.py:load_vocab): a vocabulary saved on Windows gives the same ids.
     public init(vocabFile: URL, options: Options = Options()) throws {
         let text = try FileIO.readText(vocabFile)
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+        var lines = FileIO.lines(text).map { line -> String in
             var s = Substring(line)
             while let last = s.unicodeScalars.last, last.properties.isWhitespace { s = s.dropLast() }
             return String(s)

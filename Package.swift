@@ -67,3 +67,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets (Fuzz/Sources), only when GLM_FUZZ is set: Fuzz/run.sh builds them with
+// `-sanitize=fuzzer,address -parse-as-library` into their own build folder; normal builds never see them.
+if ProcessInfo.processInfo.environment["GLM_FUZZ"] != nil {
+    package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Sources/FuzzSupport"))
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("FuzzSafeTensors", ["GLMNN"]), ("FuzzTorchFile", ["GLMNN"]), ("FuzzPickle", ["GLMNN"]),
+        ("FuzzVocabTxt", ["GLMTokenizers"]), ("FuzzBPE", ["GLMTokenizers"]), ("FuzzSentencePiece", ["GLMTokenizers"]),
+        ("FuzzTokenizerJSON", ["GLMTokenizers"]), ("FuzzShards", ["GLMData"]), ("FuzzConfig", ["GLM"]), ("FuzzLogitsCase", ["GLM"]),
+    ]
+    for (name, deps) in fuzzTargets {
+        package.targets.append(.executableTarget(name: name, dependencies: ["FuzzSupport"] + deps, path: "Fuzz/Sources/\(name)"))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

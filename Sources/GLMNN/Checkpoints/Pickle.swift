@@ -128,6 +128,29 @@ final class PyDict {
     }
 }
 
+/// Every list and dict one file's unpickling made. ``dismantle()`` empties them all once the reader
+/// is done, which breaks the reference cycles a pickle can build through its memo (a list appended
+/// to itself) — otherwise such a file would leak what it allocated.
+final class PickleArena {
+    private var lists: [PyList] = []
+    private var dicts: [PyDict] = []
+
+    func list() -> PyList { let l = PyList(); lists.append(l); return l }
+    func dict() -> PyDict { let d = PyDict(); dicts.append(d); return d }
+
+    func dismantle() {
+        for l in lists { var items = l.items; l.items = []; DeferredRelease.release(&items) }
+        for d in dicts {
+            var flat: [PickleValue] = []
+            for (k, v) in d.items { flat.append(k); flat.append(v) }
+            d.items = []
+            DeferredRelease.release(&flat)
+        }
+        lists = []
+        dicts = []
+    }
+}
+
 /// Frees a value tree of any depth with a loop instead of recursion (a trampoline).
 ///
 /// A dying container moves its children onto this thread's pending list. The outermost release
@@ -237,8 +260,12 @@ struct Unpickler {
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
 
-    init(bytes: UnsafeRawBufferPointer, file: String, position: Int = 0,
+    /// Owns the lists and dicts made, for ``PickleArena/dismantle()`` when the caller is done.
+    let arena: PickleArena
+
+    init(bytes: UnsafeRawBufferPointer, file: String, position: Int = 0, arena: PickleArena = PickleArena(),
          persistentLoad: @escaping (PickleValue) throws -> PickleValue) {
+        self.arena = arena
         self.bytes = bytes
         self.file = file
         self.position = position
@@ -302,10 +329,10 @@ struct Unpickler {
             case 0x95: _ = try take(8)                               // FRAME (a framing hint only)
             case 0x2E: return try pop()                              // STOP
             case 0x28: marks.append(stack.count)                     // MARK
-            case 0x7D: stack.append(.dict(PyDict()))                 // EMPTY_DICT
-            case 0x5D: stack.append(.list(PyList()))                 // EMPTY_LIST
+            case 0x7D: stack.append(.dict(arena.dict()))             // EMPTY_DICT
+            case 0x5D: stack.append(.list(arena.list()))             // EMPTY_LIST
             case 0x29: stack.append(.makeTuple([]))                  // EMPTY_TUPLE
-            case 0x8F: stack.append(.list(PyList()))                 // EMPTY_SET (kept as a list)
+            case 0x8F: stack.append(.list(arena.list()))             // EMPTY_SET (kept as a list)
             case 0x4E: stack.append(.none)                           // NONE
             case 0x88: stack.append(.bool(true))                     // NEWTRUE
             case 0x89: stack.append(.bool(false))                    // NEWFALSE
@@ -379,7 +406,7 @@ struct Unpickler {
             case 0x51:                                                // BINPERSID
                 stack.append(try persistentLoad(try pop()))
             case 0x91:                                                // FROZENSET
-                let items = try popMark(); let l = PyList(); l.items = items; stack.append(.list(l))
+                let items = try popMark(); let l = arena.list(); l.items = items; stack.append(.list(l))
             default:
                 throw fail("opcode 0x\(String(op, radix: 16)) at byte \(at)")
             }
@@ -427,7 +454,7 @@ struct Unpickler {
         let a = args.tupleItems ?? []
         switch g {
         case .orderedDict:
-            return .dict(PyDict())
+            return .dict(arena.dict())
         case .rebuildTensorV2, .rebuildTensor:
             guard a.count >= 4, case .storage(let storage) = a[0], let offset = a[1].intValue,
                   let size = a[2].tupleItems?.compactMap({ $0.intValue }), let stride = a[3].tupleItems?.compactMap({ $0.intValue }),

@@ -23,7 +23,9 @@ public enum PyTorchCheckpoint {
     ///   `corruptHeader`, `unsupportedPickle`, `unsupportedDType`.
     public static func read(_ url: URL) throws -> [String: TensorData] {
         let file = try MappedFile.checkpoint(url)
-        let (top, locate) = try ZipArchive.looksLikeZip(file) ? readZip(file) : readLegacy(file)
+        let arena = PickleArena()
+        defer { arena.dismantle() }
+        let (top, locate) = try ZipArchive.looksLikeZip(file) ? readZip(file, arena: arena) : readLegacy(file, arena: arena)
         let dict = try stateDict(top, file.path)
         var out: [String: TensorData] = [:]
         for (k, v) in dict.items {
@@ -48,7 +50,7 @@ public enum PyTorchCheckpoint {
 
     // MARK: zip format
 
-    static func readZip(_ file: MappedFile) throws -> (PickleValue, Locate) {
+    static func readZip(_ file: MappedFile, arena: PickleArena) throws -> (PickleValue, Locate) {
         let path = file.path
         let zip = try ZipArchive(file)
         guard let pkl = zip.names.first(where: { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }) else {
@@ -69,7 +71,7 @@ public enum PyTorchCheckpoint {
             }
             return .storage(StorageRef(key: key, dtype: dtype, count: n))
         }
-        var unpickler = Unpickler(bytes: try zip.data(of: pkl), file: path, persistentLoad: persistent)
+        var unpickler = Unpickler(bytes: try zip.data(of: pkl), file: path, arena: arena, persistentLoad: persistent)
         let top = try unpickler.load()
         let locate: Locate = { s in
             let r = try zip.dataRange(of: prefix + "data/" + s.key)
@@ -83,7 +85,7 @@ public enum PyTorchCheckpoint {
     /// The legacy format: pickles of the magic number, the protocol version and sys_info, then the
     /// object, then the list of storage keys; then for each key in that order an 8-byte element
     /// count followed by the raw elements.
-    static func readLegacy(_ file: MappedFile) throws -> (PickleValue, Locate) {
+    static func readLegacy(_ file: MappedFile, arena: PickleArena) throws -> (PickleValue, Locate) {
         let path = file.path
         guard file.count > 0, file.bytes[0] == 0x80 else {
             throw CheckpointError.corruptHeader(file: path, detail: "neither a zip archive nor a pickle: not a torch.save file")
@@ -107,7 +109,7 @@ public enum PyTorchCheckpoint {
             }
             return .storage(ref)
         }
-        var u = Unpickler(bytes: file.bytes, file: path, persistentLoad: persistent)
+        var u = Unpickler(bytes: file.bytes, file: path, arena: arena, persistentLoad: persistent)
         let magic = try u.load()
         guard case .bigInt(let m) = magic, m == [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19] else {
             throw CheckpointError.corruptHeader(file: path, detail: "a pickle but not a torch.save file (no legacy magic number)")

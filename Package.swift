@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "GLMSystem", swiftSettings: kernelSettings),
         .target(name: "GLMTensor", dependencies: ["CDNNL"], swiftSettings: kernelSettings),
         .target(name: "GLMNN", dependencies: ["GLMTensor", "GLMSystem"], swiftSettings: kernelSettings),
-        .target(name: "GLMTokenizers", swiftSettings: kernelSettings),
+        .target(name: "GLMTokenizers", dependencies: ["GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLM", dependencies: ["GLMNN", "GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMData", dependencies: ["GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMTasks", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),

@@ -213,8 +213,8 @@ extension ShardManifest {
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else { throw GLMDataError.missingManifest(folder: folder.path) }
         guard !isDir.boolValue else { throw GLMDataError.badManifest(path: url.path, reason: "is a folder, expected a file") }
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw GLMDataError.unreadable(path: url.path, reason: error.localizedDescription)
+        do { data = try MappedFile.read(url) } catch let e as SystemError {
+            throw GLMDataError.unreadable(path: url.path, reason: e.reason)
         }
         return try decode(data, path: url.path)
     }

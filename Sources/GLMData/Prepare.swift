@@ -222,7 +222,7 @@ public enum CorpusPreparer {
                 continue
             }
             let data: Data
-            do { data = try Data(contentsOf: file) } catch {
+            do { data = try MappedFile.read(file) } catch {
                 counts.skippedUnreadableFiles += 1
                 continue
             }

@@ -13,16 +13,16 @@ public enum SystemMemory {
     public static func available() -> Int {
         if let forced = ProcessInfo.processInfo.environment["GLM_MEMORY_LIMIT"], let v = parseSize(forced) { return v }
         var best = Int(clamping: ProcessInfo.processInfo.physicalMemory)
-        if let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) {
+        if let meminfo = Posix.readSmallFile("/proc/meminfo") {
             for line in meminfo.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
                 let parts = line.split(separator: " ")
                 if parts.count >= 2, let kb = Int(parts[1]) { best = min(best, kb.multipliedReportingOverflow(by: 1024).partialValue) }
             }
         }
         // cgroup v2: the limit minus what the group already uses.
-        if let maxText = try? String(contentsOfFile: "/sys/fs/cgroup/memory.max", encoding: .utf8),
+        if let maxText = Posix.readSmallFile("/sys/fs/cgroup/memory.max"),
            let limit = Int(maxText.trimmingCharacters(in: .whitespacesAndNewlines)) {
-            let used = (try? String(contentsOfFile: "/sys/fs/cgroup/memory.current", encoding: .utf8))
+            let used = Posix.readSmallFile("/sys/fs/cgroup/memory.current")
                 .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 0
             best = min(best, max(0, limit - used))
         }

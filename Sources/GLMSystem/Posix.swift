@@ -62,6 +62,22 @@ enum Posix {
         }
     }
 
+    /// A small text file read with read(2) until its end, for /proc and /sys files whose size stat
+    /// reports as 0 (Foundation's readers leak a buffer on those); nil when unreadable.
+    static func readSmallFile(_ path: String, limit: Int = 1 << 20) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = [], buf = [UInt8](repeating: 0, count: 4096)
+        while out.count < limit {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            out += buf[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The folder that holds `path` (for fsync after a rename).
     static func parent(_ path: String) -> String {
         let p = (path as NSString).deletingLastPathComponent

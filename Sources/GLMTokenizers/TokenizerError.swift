@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 
 /// Why a tokenizer could not be loaded. Every case names the file so that a user with a broken
 /// download knows which file to fetch again.
@@ -34,13 +35,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Sendable, Equatable 
 enum FileIO {
     /// Reads a whole file, turning Foundation's untyped errors into ``TokenizerError``.
     static func read(_ url: URL) throws -> Data {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw TokenizerError.unreadable(file: url.path, reason: "no such file")
-        }
-        guard !isDir.boolValue else { throw TokenizerError.unreadable(file: url.path, reason: "is a folder, expected a file") }
-        do { return try Data(contentsOf: url) } catch {
-            throw TokenizerError.unreadable(file: url.path, reason: "\(error.localizedDescription)")
+        do { return try MappedFile.read(url) } catch let e as SystemError {
+            if case .notFound = e { throw TokenizerError.unreadable(file: url.path, reason: "no such file") }
+            throw TokenizerError.unreadable(file: url.path, reason: e.reason)
         }
     }
 

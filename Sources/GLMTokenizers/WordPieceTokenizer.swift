@@ -112,9 +112,28 @@ public struct WordPieceTokenizer: TextTokenizer {
         }
         self.asciiClass = cls
         if case .pythonBasicTokenizer(let version) = options.semantics {
-            pythonTable = (0..<0x10000).map { WordPieceTokenizer.pythonFlags(UInt32($0), version) }
+            pythonTable = WordPieceTokenizer.pythonTables.table(version)
         } else {
             pythonTable = []
+        }
+    }
+
+    /// ``pythonFlags`` over the BMP per Unicode version, built once per process (65,536 property
+    /// lookups, which used to be redone for every tokenizer loaded).
+    private static let pythonTables = PythonTables()
+
+    private final class PythonTables: @unchecked Sendable {
+        // Safety: `tables` is only touched under `lock`.
+        private let lock = NSLock()
+        private var tables: [String: [UInt8]] = [:]
+
+        func table(_ version: Unicode.Version) -> [UInt8] {
+            let key = "\(version.major).\(version.minor)"
+            lock.lock(); defer { lock.unlock() }
+            if let t = tables[key] { return t }
+            let t = (0..<0x10000).map { WordPieceTokenizer.pythonFlags(UInt32($0), version) }
+            tables[key] = t
+            return t
         }
     }
 

@@ -40,7 +40,7 @@ public enum CheckpointLoader {
         let trackerName = has("latest_checkpointed_iteration.txt") ? "latest_checkpointed_iteration.txt" : "latest"
         let tracker = url.appendingPathComponent(trackerName)
         if has(trackerName) {
-            guard let text = try? String(contentsOf: tracker, encoding: .utf8) else {
+            guard let data = try? MappedFile.read(tracker), let text = String(data: data, encoding: .utf8) else {
                 throw CheckpointError.io(file: tracker.path, detail: "cannot read the tracker file as UTF-8 text")
             }
             let tag = text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -151,7 +151,7 @@ public enum CheckpointLoader {
 
     /// Reads Hugging Face sharded checkpoints: `{"weight_map": {key: shard file}}`.
     static func readSharded(_ index: URL) throws -> [String: TensorData] {
-        guard let data = try? Data(contentsOf: index),
+        guard let data = try? MappedFile.read(index),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let map = json["weight_map"] as? [String: String] else {
             throw CheckpointError.corruptHeader(file: index.path, detail: "no weight_map object")

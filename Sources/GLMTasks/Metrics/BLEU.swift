@@ -34,15 +34,15 @@ public enum SacreBLEU {
     }
 
     static func tokens13a(_ input: [Unicode.Scalar]) -> [[Unicode.Scalar]] {
-        var s = PythonText.rstrip(input)
-        s = PythonText.replace(s, "<skipped>", "")
-        s = PythonText.replace(s, "-\n", "")
-        s = PythonText.replace(s, "\n", " ")
+        var s = PythonScalars.rstrip(input)
+        s = PythonScalars.replace(s, "<skipped>", "")
+        s = PythonScalars.replace(s, "-\n", "")
+        s = PythonScalars.replace(s, "\n", " ")
         if s.contains("&") {
-            s = PythonText.replace(s, "&quot;", "\"")
-            s = PythonText.replace(s, "&amp;", "&")
-            s = PythonText.replace(s, "&lt;", "<")
-            s = PythonText.replace(s, "&gt;", ">")
+            s = PythonScalars.replace(s, "&quot;", "\"")
+            s = PythonScalars.replace(s, "&amp;", "&")
+            s = PythonScalars.replace(s, "&lt;", "<")
+            s = PythonScalars.replace(s, "&gt;", ">")
         }
         s = [" "] + s + [" "]
         // ([\{-\~\[-\` -\&\(-\+\:-\@\/]) → ' \1 '
@@ -57,7 +57,7 @@ public enum SacreBLEU {
         a = substitutePairs(a, { $0 == "." || $0 == "," }, { !isASCIIDigit($0) }) { [" ", $0, " ", $1] }
         // ([0-9])(-) → '\1 \2 '
         a = substitutePairs(a, isASCIIDigit, { $0 == "-" }) { [$0, " ", $1, " "] }
-        return PythonText.split(a)
+        return PythonScalars.split(a)
     }
 
     private static func isASCIIDigit(_ u: Unicode.Scalar) -> Bool { u.value >= 0x30 && u.value <= 0x39 }

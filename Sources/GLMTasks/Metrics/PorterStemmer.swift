@@ -24,7 +24,7 @@ public struct PorterStemmer: Sendable {
 
     /// The stem of `word` (lowercased first, as NLTK's `stem(word, to_lowercase=True)`).
     public func stem(_ word: String) -> String {
-        let lowered = String(String.UnicodeScalarView(PythonText.lower(Array(word.unicodeScalars))))
+        let lowered = String(String.UnicodeScalarView(PythonScalars.lower(Array(word.unicodeScalars))))
         if let p = Self.pool[lowered] { return p }
         if word.unicodeScalars.count <= 2 { return lowered }
         var w = Word(Array(lowered.utf8))

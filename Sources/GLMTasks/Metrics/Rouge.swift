@@ -53,7 +53,7 @@ public struct RougeScorer: Sendable {
             tokens.append(useStemmer && cur.count > 3 ? stemmer.stem(t) : t)
             cur.removeAll(keepingCapacity: true)
         }
-        for u in PythonText.lower(scalars) {
+        for u in PythonScalars.lower(scalars) {
             let v = u.value
             if (v >= 0x61 && v <= 0x7A) || (v >= 0x30 && v <= 0x39) { cur.append(UInt8(v)) } else { flush() }
         }
@@ -155,7 +155,7 @@ public struct RougeScorer: Sendable {
 
     /// Sentences at `"\n"` (code point, so `"\r\n"` leaves the `"\r"`), empty ones dropped, each tokenized.
     private func sentences(_ text: String) -> [[String]] {
-        PythonText.split(Array(text.unicodeScalars), separator: ["\n"]).filter { !$0.isEmpty }.map { tokenize($0) }
+        PythonScalars.split(Array(text.unicodeScalars), separator: ["\n"]).filter { !$0.isEmpty }.map { tokenize($0) }
     }
 
     func rougeLsum(prediction: String, reference: String) -> RougeScore {

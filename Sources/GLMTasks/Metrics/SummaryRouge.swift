@@ -39,17 +39,17 @@ public struct SummaryRouge: Sendable {
 
     /// The reference as ROUGE sees it: `[SEP]`-split, fixed, newline-joined.
     public func processReference(_ text: String) -> String {
-        let parts = PythonText.split(PythonText.strip(Array(text.unicodeScalars)), separator: Self.sep)
+        let parts = PythonScalars.split(PythonScalars.strip(Array(text.unicodeScalars)), separator: Self.sep)
         return CodePoints(Array(parts.map { fixTokenization($0) }.joined(separator: ["\n"]))).string
     }
 
     /// The prediction as ROUGE sees it: `[SEP]`-split, fixed, short and duplicate sentences dropped.
     public func processPrediction(_ text: String) -> String {
         var buf: [[Unicode.Scalar]] = []
-        for raw in PythonText.split(PythonText.strip(Array(text.unicodeScalars)), separator: Self.sep) {
+        for raw in PythonScalars.split(PythonScalars.strip(Array(text.unicodeScalars)), separator: Self.sep) {
             let s = fixTokenization(raw)
             if buf.contains(where: { Self.f1(s, $0) > 1.0 }) { continue }
-            if PythonText.split(s).count <= 4 { continue }
+            if PythonScalars.split(s).count <= 4 { continue }
             buf.append(s)
         }
         if duplicateRate > 0 && duplicateRate < 1 { buf = removeDuplicates(buf) }
@@ -89,17 +89,17 @@ public struct SummaryRouge: Sendable {
 
     /// `_is_digit`: every character a digit or a comma.
     private static func isDigitOrComma(_ w: [Unicode.Scalar]) -> Bool {
-        w.allSatisfy { PythonText.isDigit($0) || $0 == "," }
+        w.allSatisfy { PythonScalars.isDigit($0) || $0 == "," }
     }
 
     /// `fix_tokenization(text, dataset)`.
     func fixTokenization(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
         switch mode {
         case .cnnDMOriginal: return text
-        case .gigaword: return PythonText.replace(text, "[UNK]", "UNK")
+        case .gigaword: return PythonScalars.replace(text, "[UNK]", "UNK")
         case .cnnDM: break
         }
-        let input = PythonText.split(text)
+        let input = PythonScalars.split(text)
         let n = input.count
         var out: [[Unicode.Scalar]] = []
         var leftQuote = false, leftSingleQuote = false, prevDash = false
@@ -129,15 +129,15 @@ public struct SummaryRouge: Sendable {
             } else if t == tok(","), let last = out.last, Self.isDigitOrComma(last), i < n - 1, Self.isDigitOrComma(input[i + 1]) {
                 out[out.count - 1] += tok(",") + input[i + 1]
                 i += 2
-            } else if t == tok("."), let last = out.last, PythonText.isDigit(last), i < n - 1, PythonText.isDigit(input[i + 1]) {
+            } else if t == tok("."), let last = out.last, PythonScalars.isDigit(last), i < n - 1, PythonScalars.isDigit(input[i + 1]) {
                 out[out.count - 1] += tok(".") + input[i + 1]
                 i += 2
-            } else if t == tok("."), let last = out.last, last.count == 1, PythonText.isAlpha(last), i < n - 2,
-                      input[i + 1].count == 1, PythonText.isAlpha(input[i + 1]), input[i + 2] == tok(".") {
+            } else if t == tok("."), let last = out.last, last.count == 1, PythonScalars.isAlpha(last), i < n - 2,
+                      input[i + 1].count == 1, PythonScalars.isAlpha(input[i + 1]), input[i + 2] == tok(".") {
                 // U . N . -> U.N. (the official loop also swallows what lies between abbreviations)
                 var k = i + 3
                 while k + 2 < n {
-                    if input[k + 1].count == 1 && PythonText.isAlpha(input[k + 1]) && input[k + 2] == tok(".") { k += 2 } else { break }
+                    if input[k + 1].count == 1 && PythonScalars.isAlpha(input[k + 1]) && input[k + 2] == tok(".") { k += 2 } else { break }
                 }
                 out[out.count - 1] += input[i..<k].joined()
                 i = k
@@ -170,7 +170,7 @@ public struct SummaryRouge: Sendable {
 
     /// `get_f1`: bag-of-words F1 of lowercased whitespace tokens (with the official `+ 1e-5`).
     static func f1(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Double {
-        let ta = PythonText.split(PythonText.lower(a)).map(CodePoints.init), tb = PythonText.split(PythonText.lower(b)).map(CodePoints.init)
+        let ta = PythonScalars.split(PythonScalars.lower(a)).map(CodePoints.init), tb = PythonScalars.split(PythonScalars.lower(b)).map(CodePoints.init)
         if ta.isEmpty || tb.isEmpty { return ta.count == tb.count ? 1 : 0 }
         var ca: [CodePoints: Int] = [:], cb: [CodePoints: Int] = [:]
         for t in ta { ca[t, default: 0] += 1 }
@@ -186,7 +186,7 @@ public struct SummaryRouge: Sendable {
         var kept: [[Unicode.Scalar]] = []
         var history = Set<CodePoints>()
         for s in list {
-            let words = Set(PythonText.split(PythonText.lower(s)).map(CodePoints.init))
+            let words = Set(PythonScalars.split(PythonScalars.lower(s)).map(CodePoints.init))
             // Sentences reaching here have more than four words, so the set is never empty.
             if !words.isEmpty, Double(words.intersection(history).count) / Double(words.count) <= duplicateRate {
                 kept.append(s)

@@ -29,8 +29,9 @@ public struct CodePoints: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The few Python `str` methods the metrics rely on, with Python's exact semantics.
-enum PythonText {
+/// Python `str` methods on code-point arrays, for the metrics, which split, count and compare many
+/// words (``PythonText`` has the `String` forms the task readers use).
+enum PythonScalars {
     /// `str.isspace` for one code point.
     static func isSpace(_ u: Unicode.Scalar) -> Bool { GLMTokenizer.isPythonSpace(u) }
 

@@ -15,6 +15,10 @@ fit, a short source padded inside Part A, a target cut before its eop — and th
 label smoothing 0.1 (`seq2seq_forward_step`). Expected: `loss` (ε = 0.1), `loss_plain` (ε = 0) and
 `grad.<key>` of the smoothed loss for every parameter.
 
+`blank-masks.json`: the official `BlankLMDataset.mask_text` (transcribed below) with `random.Random(1234)`
+(the official default `--seed`) applied in turn to 25 paragraphs of Resources/corpus/valid/persuasion.txt
+(public domain) and a few edge texts, for each ratio 0.1 … 0.5: the masked sources and targets.
+
 `lm-scores-tiny.json`: per-window summed cross-entropy and per-example all-argmax correctness for
 LAMBADA-style and perplexity-window samples built by transcriptions of the official
 `LambadaDataset.__getitem__` and `LMDataset.__getitem__` (block_lm) on id lists, scored as the
@@ -119,10 +123,46 @@ def seq2seq_case():
     print(f"seq2seq-loss-tiny: loss {loss.item():.6f} (plain {plain.item():.6f})")
 
 
+def mask_text(text, mask_ratio, rng):
+    """tasks/seq2seq/dataset.py:BlankLMDataset.mask_text (self.random → rng)."""
+    tokens = text.split()
+    n = len(tokens)
+    indices = sorted(rng.sample(range(n), int(n * mask_ratio)))
+    masked_src, masked_tgt = "", []
+    for i, idx in enumerate(indices):
+        if i == 0 or idx != indices[i - 1] + 1:
+            masked_tgt.append("")
+        masked_tgt[-1] += " " + tokens[idx]
+        tokens[idx] = "[MASK]"
+    for i, token in enumerate(tokens):
+        if i != 0 and token == "[MASK]" and tokens[i - 1] == "[MASK]":
+            continue
+        masked_src += " " + token
+    return masked_src, masked_tgt
+
+
+def blank_masks():
+    import random
+    with open(os.path.join(ROOT, "Resources", "corpus", "valid", "persuasion.txt"), encoding="utf-8") as f:
+        paras = [" ".join(p.split()) for p in f.read().split("\n\n")]
+    paras = [p for p in paras if len(p.split()) >= 3]
+    # Short and long paragraphs: both branches of random.sample (pool swap and rejection set).
+    texts = paras[20:45] + ["", "one", "two words", "a [MASK] already here", "tab\tand\u3000ideographic space words here now"]
+    out = {"seed": 1234, "texts": texts, "ratios": {}}
+    for r in [0.1, 0.2, 0.3, 0.4, 0.5]:
+        rng = random.Random(1234)
+        res = [mask_text(t, r, rng) for t in texts]
+        out["ratios"][f"{r:.1f}"] = {"sources": [x[0] for x in res], "targets": [x[1] for x in res]}
+    with open(os.path.join(OUT, "blank-masks.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False)
+    print(f"blank-masks: {len(texts)} texts, lengths {min(len(t.split()) for t in texts)}..{max(len(t.split()) for t in texts)} words")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     torch.manual_seed(0)
     seq2seq_case()
+    blank_masks()
 
 
 if __name__ == "__main__":

@@ -25,3 +25,28 @@ public struct EncodedSample: Sendable, Equatable, Codable {
     /// Whether this is a training sample (with targets and a loss mask).
     public var isTraining: Bool { !targets.isEmpty }
 }
+
+extension EncodedSample {
+    /// The sample right-padded to `length` tokens with `padId` (positions 0/0, targets 0, loss 0),
+    /// as the official datasets pad; a longer sample is returned unchanged.
+    public func padded(to length: Int, with padId: Int) -> EncodedSample {
+        let p = length - tokens.count
+        guard p > 0 else { return self }
+        let z = [Int](repeating: 0, count: p)
+        return EncodedSample(tokens: tokens + [Int](repeating: padId, count: p),
+                             targets: targets.isEmpty ? [] : targets + z, lossMask: lossMask.isEmpty ? [] : lossMask + z,
+                             positions: positions + z, blockPositions: blockPositions + z, sep: sep, id: id)
+    }
+
+    /// A JSON-able record with the field names `glm cloze` prints (`input_ids`, `position_ids` as
+    /// `[positions, blocks]`, `sep`, `target_ids`, `loss_mask`), for printing inputs and for
+    /// side-by-side checks against the official code.
+    public var record: [String: Any] {
+        var r: [String: Any] = ["id": id, "input_ids": tokens, "position_ids": [positions, blockPositions], "sep": sep]
+        if isTraining || !lossMask.isEmpty {
+            r["target_ids"] = targets
+            r["loss_mask"] = lossMask
+        }
+        return r
+    }
+}

@@ -173,3 +173,20 @@ private func arrays(_ d: [String: Any]) -> [String: [Int]] {
         for c in cases { #expect(WikitextDetokenizer.detokenize(c["input"]!) == c["output"]!, "\(c["input"]!.prefix(40))") }
     }
 }
+
+@Suite struct InputRecordTests {
+    @Test func recordsAreJSONAndOfficiallyPadded() throws {
+        let tok = try TestFiles.bert()
+        let lam = try InputRecords.lambada(try Lambada(tokenizer: tok, seqLength: 24), texts: [("He saw a cat", "x:1")])
+        #expect((lam[0]["input_ids"] as! [Int]).count == 24 && lam[0]["target"] as? String == "cat")
+        #expect(Set(lam[0].keys).isSuperset(of: ["input_ids", "position_ids", "sep", "target_ids", "loss_mask", "text"]))
+        let p = try Perplexity(tokenizer: tok, seqLength: 6, overlap: 2)
+        let corpus = Perplexity.Corpus(documents: [Array(1000..<1010)], tokens: 10, words: 10)
+        let recs = try InputRecords.perplexity(p, corpus: corpus)
+        #expect(recs.count == 5 && recs[0]["windows"] as? Int == 4 && recs.dropFirst().allSatisfy { ($0["input_ids"] as! [Int]).count == 7 })
+        let enc = try Seq2SeqEncoder(tokenizer: tok, task: .xsum, sourceLength: 10, targetLength: 4)
+        let s2s = try InputRecords.seq2seq(enc, examples: [Seq2SeqExample(id: "t-0", source: "A b.", target: "C!")], training: true)
+        #expect((s2s[0]["input_ids"] as! [Int]).count == 14 && s2s[0]["reference"] as? String == "c!")
+        for r in lam + recs + s2s { #expect(JSONSerialization.isValidJSONObject(r)) }
+    }
+}

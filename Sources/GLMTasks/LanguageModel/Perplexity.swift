@@ -61,6 +61,10 @@ public struct Perplexity: Sendable {
         public var tokens: Int
         /// N_words: the original text's words (`split(" ")`).
         public var words: Int
+
+        public init(documents: [[Int]], tokens: Int, words: Int) {
+            self.documents = documents; self.tokens = tokens; self.words = words
+        }
     }
 
     /// How the text file becomes documents.

@@ -54,7 +54,7 @@ let package = Package(
             swiftSettings: kernelSettings
         ),
         .testTarget(name: "GLMTensorTests", dependencies: ["GLMTensor"]),
-        .testTarget(name: "GLMNNTests", dependencies: ["GLMNN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GLMNNTests", dependencies: ["GLMNN", "GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),
         .testTarget(name: "GLMTests", dependencies: ["GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),

@@ -45,6 +45,10 @@ public struct GLMTokenizer: Sendable {
     public let numTokens: Int
     /// `family:sha256-of-vocab-files`; equal identities mean equal ids for every text.
     public let identity: String
+    /// The files this tokenizer was read from (vocabulary, merges or model file, and the
+    /// `tokenizer_config.json` that named its family): what a model folder must carry to be
+    /// tokenised the same way. Empty for a tokenizer built in memory.
+    public private(set) var files: [URL] = []
     private let commandById: [Int: String]
     /// Command strings as UTF-8, for the splitting scan.
     private let splitTokens: [(bytes: [UInt8], index: Int)]
@@ -202,6 +206,7 @@ public struct GLMTokenizer: Sendable {
         for f in files { bytes.append(contentsOf: try FileIO.read(f)) }
         try self.init(family: family, text: text, identity: "\(family.rawValue):\(SHA256.hex(bytes))",
                       source: files.map(\.path).joined(separator: " + "))
+        self.files = files + [file("tokenizer_config.json")].compactMap { $0 }
     }
 
     /// The token string of any id, command tokens included (where a command id is also a vocab entry,

@@ -94,7 +94,7 @@ public final class Trainer {
             log("initialised from \(initFrom)")
         }
         optimizer = AdamW(store: model.store, beta1: config.beta1, beta2: config.beta2, eps: config.eps,
-                          weightDecay: config.weightDecay)
+                          weightDecay: config.weightDecay, decays: model.weightDecayFlags)
         schedule = config.lrSchedule()
         state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
         if resume, let dir = try checkpoints.latest() {
@@ -230,7 +230,6 @@ public final class Trainer {
             let lr = schedule.lr(at: state.step + 1)
             if loss.isFinite && gradNorm.isFinite {
                 optimizer.update(lr: lr)
-                if config.bf16 { model.store.refreshBF16() }
             } else {
                 log("step \(state.step + 1): non-finite loss or gradient, update skipped")
             }

@@ -29,7 +29,7 @@ public struct DecodedSequence: Sendable, Codable, Equatable {
     }
 }
 
-/// Greedy, sampled and beam-search decoding of one span (glm-spec §6.2, §7.1).
+/// Greedy, sampled and beam-search decoding of one span (docs/official-glm.md §6.2, §7.1).
 public enum Decoding {
     /// Decodes from `first` (the sop) until a stop id or `config.maxNewTokens` tokens, as the
     /// official `sample_sequence`. Sampling draws one uniform per step from the counter stream
@@ -90,7 +90,7 @@ public enum Decoding {
         }
     }
 
-    /// Beam search as the official seq2seq evaluator runs it (glm-spec §6.2, `BeamSearchScorer`
+    /// Beam search as the official seq2seq evaluator runs it (docs/official-glm.md §6.2, `BeamSearchScorer`
     /// with `--select-topk`).
     ///
     /// Per step, every live beam's log-softmax row is processed (bans, min length, n-grams,

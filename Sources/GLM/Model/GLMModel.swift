@@ -2,7 +2,7 @@ import Foundation
 import GLMNN
 import GLMTensor
 
-/// One pre-LN transformer block of GLM (glm-spec §1.1–1.2).
+/// One pre-LN transformer block of GLM (docs/official-glm.md §1.1–1.2).
 struct GLMLayer: Sendable {
     let inputLayerNorm: LayerNorm
     let queryKeyValue: Linear
@@ -28,11 +28,11 @@ struct GLMLayer: Sendable {
     }
 }
 
-/// GLM exactly as the official THUDM code (glm-spec §1): word + position + block-position
+/// GLM exactly as the official THUDM code (docs/official-glm.md §1): word + position + block-position
 /// embeddings, pre-LN blocks with fused QKV and the separator mask, a final layer norm, and
 /// logits tied to the word embeddings.
 ///
-/// Parameters live in one ``ParameterStore`` under the official state-dict keys.
+/// Parameters live in one `ParameterStore` (GLMTensor) under the official state-dict keys.
 public final class GLMModel: @unchecked Sendable {
     public let config: GLMConfig
     public let store: ParameterStore
@@ -43,7 +43,7 @@ public final class GLMModel: @unchecked Sendable {
     let finalLayerNorm: LayerNorm
     /// Dropout on (training) or off (evaluation).
     public var training = false
-    /// Run linear layers' matmuls in bf16 (f32 accumulation); call ``ParameterStore/refreshBF16()``
+    /// Run linear layers' matmuls in bf16 (f32 accumulation); call `ParameterStore.refreshBF16()`
     /// after every weight update.
     public var bf16 = false {
         didSet { if bf16 { store.refreshBF16() } else { store.dropBF16() } }
@@ -51,7 +51,7 @@ public final class GLMModel: @unchecked Sendable {
     /// The dropout stream; part of the training state for exact resume.
     public let rng: RandomState
 
-    /// The official state-dict keys and shapes of `config` (glm-spec §1.1), in a fixed order.
+    /// The official state-dict keys and shapes of `config` (docs/official-glm.md §1.1), in a fixed order.
     public static func parameterSpecs(_ c: GLMConfig) -> [(name: String, shape: [Int])] {
         let h = c.hiddenSize, p1 = c.maxSequenceLength + 1
         var specs: [(String, [Int])] = [
@@ -74,7 +74,7 @@ public final class GLMModel: @unchecked Sendable {
         return specs.map { (name: $0.0, shape: $0.1) }
     }
 
-    /// A model initialised per glm-spec §1.7 from `seed`: N(0, 0.02) for embeddings, QKV and
+    /// A model initialised per docs/official-glm.md §1.7 from `seed`: N(0, 0.02) for embeddings, QKV and
     /// h→4h; N(0, 0.02/√(2L)) for the two output projections; biases 0; LayerNorm 1/0.
     public init(config: GLMConfig, seed: UInt64 = 1234) throws {
         try config.validate()
@@ -146,7 +146,7 @@ public final class GLMModel: @unchecked Sendable {
         return try finalLayerNorm(x)
     }
 
-    /// Transformer block `i` on the residual stream `x [b, s, h]` (glm-spec §1.2 step 5).
+    /// Transformer block `i` on the residual stream `x [b, s, h]` (docs/official-glm.md §1.2 step 5).
     public func block(_ i: Int, _ x: Tensor, mask: AttentionMask) throws -> Tensor {
         let c = config, layer = layers[i]
         let a = try layer.inputLayerNorm(x)
@@ -182,7 +182,7 @@ public final class GLMModel: @unchecked Sendable {
                               weightBF16: bf16 ? wordEmbeddings.weight.bf16 : nil)
     }
 
-    /// The pretraining loss `Σ CE·loss_mask / Σ loss_mask` (glm-spec §4.2) as a scalar `[1]`.
+    /// The pretraining loss `Σ CE·loss_mask / Σ loss_mask` (docs/official-glm.md §4.2) as a scalar `[1]`.
     /// `targets` i32 and `lossMask` f32, both `[b, s]`.
     ///
     /// Only rows with a non-zero loss mask reach the vocabulary projection: the others contribute

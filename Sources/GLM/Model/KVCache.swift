@@ -2,7 +2,7 @@ import GLMNN
 import GLMTensor
 
 /// Per-layer keys and values of every token run so far (the official "mems", cached after the
-/// layer norm and projection — equivalent, since past rows never change; glm-spec §1.5).
+/// layer norm and projection — equivalent, since past rows never change; docs/official-glm.md §1.5).
 ///
 /// Layout per layer: `[b, capacity, h]` for K and for V, heads contiguous inside h, so a new
 /// token appends one row and attention reads heads with a leading dimension of h.

@@ -32,7 +32,7 @@ extension GLMModel {
     ///
     /// Missing, unexpected and misshaped keys are all reported in one error. Position tables with
     /// fewer rows than P+1 keep their freshly initialised rows beyond the checkpoint's, as the
-    /// official `load_pretrained` does (glm-spec §2).
+    /// official `load_pretrained` does (docs/official-glm.md §2).
     public func loadWeights(_ tensors: [String: TensorData], source: String = "checkpoint") throws {
         var missing: [String] = [], misshaped: [String] = []
         let known = Set(store.parameters.map(\.name))
@@ -111,7 +111,7 @@ public enum AtomicFolder {
         }
     }
 
-    /// Writes `data` to `url` through a temporary file, fsync and a rename (``AtomicFile``).
+    /// Writes `data` to `url` through a temporary file, fsync and a rename (`AtomicFile` in GLMNN).
     public static func writeFile(_ data: Data, to url: URL) throws {
         try AtomicFile.write(data, to: url)
     }

@@ -2,7 +2,7 @@ import Foundation
 import GLMTensor
 
 /// Finds and reads a GLM checkpoint in any of the layouts GLM weights are shipped in, and returns
-/// one state dict under the official key names (spec §1.1, §8).
+/// one state dict under the official key names (docs/official-glm.md §1.1, §8).
 public enum CheckpointLoader {
     /// Loads a state dict from a file or a folder.
     ///
@@ -12,7 +12,7 @@ public enum CheckpointLoader {
     /// 2. `pytorch_model.bin`, or the shards listed by `pytorch_model.bin.index.json`;
     /// 3. the official layout: `latest_checkpointed_iteration.txt` (or DeepSpeed's `latest`) names
     ///    a tag folder holding `mp_rank_00_model_states.pt` (and `_01`, … for model parallelism,
-    ///    merged per spec §8.1); without a tracker file, the folder itself is taken as the tag folder.
+    ///    merged per docs/official-glm.md §8.1); without a tracker file, the folder itself is taken as the tag folder.
     ///
     /// Keys are normalised: leading `glm.` (Hugging Face wrapper), `module.` (DataParallel,
     /// DeepSpeed) and `model.` (classification wrappers) prefixes are stripped, repeatedly.
@@ -94,7 +94,7 @@ public enum CheckpointLoader {
         }
     }
 
-    /// Merges model-parallel rank state dicts into one (spec §8.1, the inverse of `change_mp.py`'s split):
+    /// Merges model-parallel rank state dicts into one (docs/official-glm.md §8.1, the inverse of `change_mp.py`'s split):
     /// `word_embeddings.weight` and `mlp.dense_h_to_4h.{weight,bias}` concatenate rows;
     /// `attention.query_key_value.{weight,bias}` (rank r holds [Q_r; K_r; V_r]) concatenate all Q parts,
     /// then all K parts, then all V parts; `attention.dense.weight` and `mlp.dense_4h_to_h.weight`

@@ -89,7 +89,7 @@ public struct DataTokenizer: Sendable {
                   tokenString: { id in commandStrings[id] ?? text.token(for: id) })
     }
 
-    /// Ids whose token string marks a sentence end (§4.2 of the spec): the string contains any of
+    /// Ids whose token string marks a sentence end (docs/official-glm.md §4.2): the string contains any of
     /// `. ? ! ; : 。 ？ ！ ； …` or a newline. Command tokens never count.
     public func sentenceEndIds() -> [Int] {
         let command = Set([commands.pad, commands.eos, commands.cls, commands.sep, commands.mask, commands.unk,
@@ -106,7 +106,7 @@ public struct DataTokenizer: Sendable {
 public struct SentenceEnds: Sendable, Equatable {
     private let table: [Bool]
 
-    /// The characters of spec §4.2 (`contains_sentence_end` plus the CJK forms).
+    /// The characters of docs/official-glm.md §4.2 (`contains_sentence_end` plus the CJK forms).
     public static let characters: Set<Character> = [".", "?", "!", ";", ":", "。", "？", "！", "；", "…", "\n"]
 
     public static func isSentenceEnd(_ token: String) -> Bool {

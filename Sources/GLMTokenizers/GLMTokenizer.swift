@@ -4,7 +4,7 @@ import Foundation
 /// the exact ids of the official `data_utils/tokenization.py` for each tokenizer family.
 ///
 /// Ids are the contract with checkpoints: an embedding row is indexed by them, so every id here is the
-/// one the official code gives (glm-spec §3), including the 10B-Chinese quirk where [gMASK] shares
+/// one the official code gives (docs/official-glm.md §3), including the 10B-Chinese quirk where [gMASK] shares
 /// eop's id.
 public struct GLMTokenizer: Sendable {
     /// Which official tokenizer class (and layout of command-token ids) a tokenizer follows.
@@ -29,7 +29,7 @@ public struct GLMTokenizer: Sendable {
         public let token: String
         /// Its GLM id (an embedding row).
         public let id: Int
-        /// Whitespace to the token's left is dropped when it is split out of text (glm-spec §3.5).
+        /// Whitespace to the token's left is dropped when it is split out of text (docs/official-glm.md §3.5).
         public let lstrip: Bool
     }
 
@@ -216,7 +216,7 @@ public struct GLMTokenizer: Sendable {
         return text.token(for: id)
     }
 
-    /// Ids of `text` as the official `EncodeAsIds` gives them (glm-spec §3.5): command-token strings are
+    /// Ids of `text` as the official `EncodeAsIds` gives them (docs/official-glm.md §3.5): command-token strings are
     /// split out first (whitespace before an lstrip token is dropped), and each remaining piece is
     /// encoded on its own. `addSpecial` wraps the result as `[CLS] … eos`, as the official
     /// generation and cloze code does.

@@ -10,7 +10,7 @@ final class CheckpointTests: XCTestCase {
     static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
     func fixture(_ path: String) -> URL { Self.fixtures.appendingPathComponent(path) }
 
-    /// The official key names and shapes of the fixture model (spec §1.1).
+    /// The official key names and shapes of the fixture model (docs/official-glm.md §1.1).
     static let expectedShapes: [String: [Int]] = {
         let (L, h, V, P) = (2, 16, 64, 16)
         var s: [String: [Int]] = [

@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),
         .testTarget(name: "GLMTests", dependencies: ["GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),
-        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks"]),
         .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain"]),
     ],
     swiftLanguageModes: [.v6]

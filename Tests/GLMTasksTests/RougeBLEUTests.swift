@@ -5,8 +5,8 @@ import GLMTasks
 /// ROUGE and BLEU against the Python packages: numbers from Tools/metrics/make_metric_fixtures.py
 /// (rouge-score 0.1.2 with nltk's Porter stemmer, sacrebleu 2.6.0) on the committed pairs
 /// (BIG-bench XSum lead sentences vs summaries, plus adversarial strings).
-@Suite struct MetricsTests {
-    static let dir = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("metrics")
+@Suite struct RougeBLEUTests {
+    static let dir = TestFiles.fixtures.appendingPathComponent("metrics")
 
     struct Pair { let prediction: String; let reference: String }
 

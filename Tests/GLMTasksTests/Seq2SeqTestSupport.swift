@@ -2,11 +2,11 @@ import Foundation
 import GLM
 import GLMTokenizers
 
-/// Shared paths and helpers of the GLMTasks tests.
+/// Paths and helpers of the seq2seq, blank-infilling, language-model and metric tests.
 enum TestFiles {
     /// The repository root (vocab files live in Resources/, the tiny models in Tests/GLMTests/Fixtures).
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+    static let fixtures = repo.appendingPathComponent("Tests/GLMTasksTests/Fixtures")
     static let glmFixtures = repo.appendingPathComponent("Tests/GLMTests/Fixtures")
 
     static func bert() throws -> GLMTokenizer { try GLMTokenizer(folder: repo.appendingPathComponent("Resources/tokenizers/bert-base-uncased")) }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import GLMTasks
 
-/// ROUGE and BLEU against the Python packages: numbers from Tools/metrics/make_metric_fixtures.py
+/// ROUGE and BLEU against the Python packages: numbers from Tools/metrics/make_rouge_bleu_fixtures.py
 /// (rouge-score 0.1.2 with nltk's Porter stemmer, sacrebleu 2.6.0) on the committed pairs
 /// (BIG-bench XSum lead sentences vs summaries, plus adversarial strings).
 @Suite struct RougeBLEUTests {

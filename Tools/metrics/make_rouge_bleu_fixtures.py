@@ -1,8 +1,8 @@
 """Expected ROUGE / BLEU numbers for the Swift metrics (Sources/GLMTasks/Metrics), from the Python
 packages the official GLM evaluation uses.
 
-    /root/venv-ref/bin/python Tools/metrics/make_metric_fixtures.py            # from the repository root
-    /root/venv-ref/bin/python Tools/metrics/make_metric_fixtures.py --xsum PATH/task.json   # rebuild the pairs
+    /root/venv-ref/bin/python Tools/metrics/make_rouge_bleu_fixtures.py            # from the repository root
+    /root/venv-ref/bin/python Tools/metrics/make_rouge_bleu_fixtures.py --xsum PATH/task.json   # rebuild the pairs
 
 Packages (pinned by what the venv holds; the script records their versions in the output):
   rouge-score 0.1.2 (Google's `rouge_score`, with nltk's PorterStemmer), sacrebleu 2.6.0.

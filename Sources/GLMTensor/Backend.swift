@@ -38,6 +38,13 @@ public protocol ComputeBackend: Sendable {
     func matmulBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
 }
 
+extension ComputeBackend {
+    /// Cross-entropy without label smoothing (the pretraining loss and the cloze heads).
+    @inlinable public func crossEntropyForwardBackward(logits: UnsafePointer<Float>, ldLogits: Int?, targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, n: Int, V: Int, losses: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>?, ldDLogits: Int?, gradScale: Float) -> (lossSum: Double, maskSum: Double) {
+        crossEntropyForwardBackward(logits: logits, ldLogits: ldLogits, targets: targets, lossMask: lossMask, n: n, V: V, losses: losses, dLogits: dLogits, ldDLogits: ldDLogits, gradScale: gradScale, labelSmoothing: 0)
+    }
+}
+
 /// The CPU backend: SIMD kernels threaded over all cores, GEMMs through oneDNN.
 public struct CPUBackend: ComputeBackend {
     public init() {}

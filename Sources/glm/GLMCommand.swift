@@ -18,6 +18,7 @@ struct GLMCommand: AsyncParsableCommand {
             PretrainCommand.self,
             PrepareCommand.self,
             BatchesCommand.self,
+            ClozeCommand.self,
             TokenizeCommand.self,
             LogitsCommand.self,
             ConvertCommand.self,

@@ -18,6 +18,35 @@ extension ClozeSample {
         return s + "}"
     }
 
+    /// A sample read back from its `glm cloze` JSON object (`field` says where it came from).
+    public init(json field: TaskField) throws {
+        func ints(_ f: TaskField) throws -> [Int] { try f.array().map { try $0.int() } }
+        func rows(_ key: String) throws -> [[Int]] { try field.at(key).array().map(ints) }
+        guid = try field.at("guid").string()
+        label = try field.at("label").int()
+        let k = try field.at("kind").string()
+        guard let kind = ClozeKind(rawValue: k) else { throw field.error("\"kind\" must be single or multi, got \(JSONValue.quote(k))") }
+        self.kind = kind
+        let ids = try rows("input_ids"), targets = try rows("target_ids"), loss = try rows("loss_mask")
+        let seps = try ints(try field.at("sep"))
+        let pos = try field.at("position_ids").array().map { try $0.array().map(ints) }
+        guard !ids.isEmpty, [targets.count, loss.count, seps.count, pos.count].allSatisfy({ $0 == ids.count }) else {
+            throw field.error("input_ids, position_ids, sep, target_ids and loss_mask must list the same choices")
+        }
+        choices = try ids.indices.map { c in
+            let n = ids[c].count
+            guard n > 0, targets[c].count == n, loss[c].count == n, pos[c].count == 2, pos[c].allSatisfy({ $0.count == n }),
+                  seps[c] > 0, seps[c] < n else {
+                throw field.error("choice \(c): the arrays must have one length and sep must fall inside it")
+            }
+            let length = (loss[c].lastIndex { $0 != 0 } ?? seps[c]) + 1
+            return ClozeSequence(inputIds: ids[c], positions: pos[c][0], blocks: pos[c][1], sep: seps[c], targetIds: targets[c],
+                                 lossMask: loss[c], length: length)
+        }
+        candidateIds = try field.optional("candidate_ids").map(ints)
+        truncated = false
+    }
+
     /// A readable view for a person: Part A as text, then each choice's Part B with its targets.
     public func describe(tokenizer: GLMTokenizer, labels: [String]) -> String {
         var out = "── \(guid)  label \(label)\(labels.indices.contains(label) ? " (\(labels[label]))" : "")  \(kind.rawValue)-token"

@@ -17,7 +17,11 @@ import GLMTasks
     }
 
     static func expected(_ tok: String, _ task: SuperGLUETask) throws -> [String: [Expected]] {
-        let url = Fixtures.folder.appendingPathComponent("cloze-parity/\(tok)-\(task.rawValue).jsonl")
+        try expected(tok, task.rawValue)
+    }
+
+    static func expected(_ tok: String, _ name: String) throws -> [String: [Expected]] {
+        let url = Fixtures.folder.appendingPathComponent("cloze-parity/\(tok)-\(name).jsonl")
         let text = try String(contentsOf: url, encoding: .utf8)
         var byCase: [String: [Expected]] = [:]
         for line in text.split(separator: "\n") {
@@ -96,6 +100,32 @@ import GLMTasks
             #expect(unmatched.isEmpty, "\(name): official samples left unmatched: \(unmatched.map(\.guid))")
         }
         #expect(compared > 0)
+    }
+
+    /// BIG-bench through the official generic multiple-choice path (`MultiChoiceDataset`), and task
+    /// files (a single-token and a multi-token verbaliser) through the official `PVP.encode`.
+    @Test(arguments: ["bert", "gpt2"], ["bigbench", "sentiment", "topic"])
+    func bigBenchAndTaskFilesEqualTheOfficialCode(tok: String, name: String) throws {
+        let tokenizer = tok == "bert" ? Fixtures.bert : Fixtures.gpt2
+        let (taskArg, data): (String, String) = switch name {
+        case "bigbench": ("bigbench", "bigbench/task.json")
+        case "sentiment": (Fixtures.folder.appendingPathComponent("generic/sentiment.json").path, "generic/reviews.jsonl")
+        default: (Fixtures.folder.appendingPathComponent("generic/topic.json").path, "generic/topics.jsonl")
+        }
+        let task = try ClozeTask.named(taskArg)
+        let examples = try task.read(Fixtures.folder.appendingPathComponent(data), split: .dev)
+        let cases = try Self.expected(tok, name)
+        #expect(cases.count == 2)
+        for (caseName, expected) in cases {
+            let seq = Int(caseName.split(separator: "-")[1].dropFirst())!
+            let encoder = try ClozeEncoder(task: task, tokenizer: tokenizer, seqLength: seq)
+            #expect(examples.map(\.guid) == expected.map(\.guid))
+            for (ex, e) in zip(examples, expected) {
+                let s = try encoder.encode(ex)
+                let why = Self.mismatch(s, e.fields, eos: tokenizer.commands.eos, seq: seq)
+                #expect(why == nil, "\(tok) \(name) \(caseName) \(ex.guid): \(why ?? "")")
+            }
+        }
     }
 
     @Test func theFixturesCoverCutsAndRefusals() throws {

@@ -44,7 +44,8 @@ import types
 from argparse import Namespace
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-DATA = os.path.join(ROOT, "Tests", "GLMTasksTests", "Fixtures", "superglue")
+FIX = os.path.join(ROOT, "Tests", "GLMTasksTests", "Fixtures")
+DATA = os.path.join(FIX, "superglue")
 OUT = os.path.join(ROOT, "Tests", "GLMTasksTests", "Fixtures", "cloze-parity")
 RES = os.path.join(ROOT, "Resources", "tokenizers")
 
@@ -176,6 +177,84 @@ def trimmed(sample, eos):
     return out
 
 
+def generic_pvp_class(pvp_mod, definition):
+    """A PVP subclass for a task file: the official PVP.encode machinery with the parts a task file's
+    pattern stands for (docs/finetune.md): literal text is a fixed part, {field} a shortenable part
+    that takes the whitespace ending the literal before it, [MASK] the mask (whitespace before it dropped)."""
+    import re as _re
+    pieces = _re.split(r"(\{[^{}]+\}|\[MASK\])", definition["pattern"])
+    words = list(definition["verbalizer"].values())
+
+    class GenericPVP(pvp_mod.PVP):
+        @property
+        def is_multi_token(self):
+            return definition.get("kind", "single" if all(len(self.tokenizer.EncodeAsIds(w).tokenization) == 1 for w in words) else "multi") == "multi"
+
+        def get_parts(self, example):
+            parts, carry = [], ""
+            for k, piece in enumerate(pieces):
+                if piece == "[MASK]":
+                    parts.append([self.mask])
+                elif piece.startswith("{") and piece.endswith("}"):
+                    parts.append(self.shortenable(carry + example.meta[piece[1:-1]]))
+                    carry = ""
+                elif piece:
+                    if k + 1 < len(pieces) and pieces[k + 1]:
+                        stripped = piece.rstrip()
+                        if pieces[k + 1].startswith("{"):
+                            carry = piece[len(stripped):]
+                        piece = stripped
+                    if piece:
+                        parts.append(piece)
+            return parts, []
+
+        def verbalize(self, label):
+            return [definition["verbalizer"][label]]
+
+    return GenericPVP
+
+
+def official_generic(pvp_mod, corpora, tokenizer, definition, data, seq):
+    cls = generic_pvp_class(pvp_mod, definition)
+    labels = list(definition["verbalizer"].keys())
+    pvp = cls(make_args("generic", 0, seq), tokenizer, labels, seq, pattern_id=0, is_multi_token=False, split="dev")
+    calls = []
+    real_build = pvp_mod.build_input_from_ids
+
+    def spy(*a, **k):
+        out = real_build(*a, **k)
+        calls.append(out)
+        return out
+
+    pvp_mod.build_input_from_ids = spy
+    out = []
+    try:
+        rows = [json.loads(l) for l in open(data) if l.strip()]
+        fields = [p[1:-1] for p in __import__("re").findall(r"\{[^{}]+\}", definition["pattern"])]
+        for i, row in enumerate(rows):
+            meta = {f: corpora.punctuation_standardization(row[f]) for f in fields}
+            guid = f"dev-{row[definition['id_field']]}" if "id_field" in definition else f"dev-{i}"
+            ex = pvp_mod.InputExample(guid=guid, text_a="", label=row[definition.get("label_field", "label")], meta=meta)
+            calls.clear()
+            out.append(to_json(pvp.encode(ex), calls, tokenizer, seq))
+    finally:
+        pvp_mod.build_input_from_ids = real_build
+    return out
+
+
+def official_bigbench(dataset_mod, tokenizer, task_json, seq):
+    """MultiChoiceDataset (the official generic multiple-choice path) on a BIG-bench task's examples."""
+    examples = json.load(open(task_json))["examples"]
+    tmp = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)
+    for e in examples:
+        scores = list(e["target_scores"].values())
+        tmp.write(json.dumps({"inputs_pretokenized": e["input"], "choices_pretokenized": list(e["target_scores"].keys()),
+                              "label": scores.index(max(scores))}) + "\n")
+    tmp.close()
+    ds = dataset_mod.MultiChoiceDataset(make_args("multichoice", 0, seq), tmp.name, tokenizer, seq)
+    return [to_json(ds[i], [], tokenizer, seq) for i in range(len(ds))]
+
+
 def key(sample, case, task):
     # The official ReCoRD reader numbers a question's answers in Python set order, which changes
     # with string hashing; samples are matched by everything else.
@@ -244,14 +323,47 @@ def main():
                                     if mine != v:
                                         differences += 1
                                         print(f"{tok_name} {task} {case} {k[1]}: {field} differs")
-            if not a.no_write:
-                with open(os.path.join(OUT, f"{tok_name}-{task}.jsonl"), "w") as f:
-                    for line in lines:
-                        f.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
+            write(a, tok_name, task, lines)
             print(f"{tok_name} {task}: {len(lines)} samples")
+        # BIG-bench (official MultiChoiceDataset) and task files (official PVP machinery).
+        from data_utils import corpora
+        extra = {
+            "bigbench": ("bigbench", os.path.join(FIX, "bigbench", "task.json"),
+                         lambda seq: official_bigbench(dataset_mod, tok, os.path.join(FIX, "bigbench", "task.json"), seq)),
+            "sentiment": (os.path.join(FIX, "generic", "sentiment.json"), os.path.join(FIX, "generic", "reviews.jsonl"),
+                          lambda seq: official_generic(pvp_mod, corpora, tok, json.load(open(os.path.join(FIX, "generic", "sentiment.json"))),
+                                                       os.path.join(FIX, "generic", "reviews.jsonl"), seq)),
+            "topic": (os.path.join(FIX, "generic", "topic.json"), os.path.join(FIX, "generic", "topics.jsonl"),
+                      lambda seq: official_generic(pvp_mod, corpora, tok, json.load(open(os.path.join(FIX, "generic", "topic.json"))),
+                                                   os.path.join(FIX, "generic", "topics.jsonl"), seq)),
+        }
+        for name, (task_arg, data, make) in extra.items():
+            lines = []
+            for seq in (SHORT, 256):
+                case = f"p0-s{seq}-eval"
+                official = make(seq)
+                lines += [dict(case=case, **trimmed(s, eos)) for s in official]
+                if a.glm:
+                    ours = {s["guid"]: s for s in run_glm(a.glm, task_arg, data, tok_dir, seq, 0, False)}
+                    for s in official:
+                        compared += 1
+                        mine = ours.get(s["guid"])
+                        for field, v in s.items():
+                            if mine is None or mine.get(field) != v:
+                                differences += 1
+                                print(f"{tok_name} {name} {case} {s['guid']}: {field} differs")
+            write(a, tok_name, name, lines)
+            print(f"{tok_name} {name}: {len(lines)} samples")
     if a.glm:
         print(f"glm cloze vs official: {compared} samples compared, {differences} differences")
         sys.exit(1 if differences else 0)
+
+
+def write(a, tok_name, task, lines):
+    if not a.no_write:
+        with open(os.path.join(OUT, f"{tok_name}-{task}.jsonl"), "w") as f:
+            for line in lines:
+                f.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ struct GLMCommand: AsyncParsableCommand {
             PrepareCommand.self,
             BatchesCommand.self,
             ClozeCommand.self,
+            EvaluateCommand.self,
             TokenizeCommand.self,
             LogitsCommand.self,
             ConvertCommand.self,

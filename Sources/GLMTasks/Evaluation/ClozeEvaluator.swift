@@ -122,3 +122,22 @@ public enum ClozeEvaluator {
         }
     }
 }
+
+extension ClozePrediction {
+    /// One line of `glm evaluate --output`: guid, label (null when unlabelled), prediction (the label
+    /// index the metrics use), answer, choice (the best-scoring choice) and every choice's score.
+    public func jsonLine() -> String {
+        func num(_ f: Float) -> String { f.isFinite ? "\(f)" : "null" }
+        return "{\"guid\": \(JSONValue.quote(guid)), \"label\": \(label.map(String.init) ?? "null"), \"prediction\": \(prediction), "
+            + "\"answer\": \(JSONValue.quote(answer)), \"choice\": \(choice), \"scores\": [\(scores.map(num).joined(separator: ", "))]}"
+    }
+}
+
+extension ClozeEvaluation {
+    /// The summary `glm evaluate` prints: task, examples, cut examples, then each metric (percent).
+    public func summaryJSON(task: String) -> String {
+        var s = "{\"task\": \(JSONValue.quote(task)), \"examples\": \(predictions.count), \"truncated\": \(truncated)"
+        for m in metrics { s += ", \(JSONValue.quote(m.name)): \(m.value.isFinite ? "\(m.value)" : "null")" }
+        return s + "}"
+    }
+}

@@ -181,6 +181,17 @@ import GLMTasks
         #expect(Self.message { try CSVReader.records(utf) } == "\(utf.path): not valid UTF-8")
     }
 
+    @Test func trainingDataMustBeLabelled() throws {
+        let task = ClozeTask(superGLUE: .rte)
+        let val = try task.read(Fixtures.data(.rte, "val.jsonl"), split: .train)
+        #expect(Self.message { try task.requireTrainingLabels(val, file: "val.jsonl") }
+                == "\(Fixtures.data(.rte, "val.jsonl").path):3: no label: training data needs one on every example (is this the test file?)")
+        let wsc = Fixtures.temp(#"{"text": "He ran.", "target": {"span1_index": 0, "span1_text": "He", "span2_index": 0, "span2_text": "He"}, "idx": 0, "label": false}"#)
+        let none = try ClozeTask(superGLUE: .wsc).read(wsc, split: .train)
+        #expect(Self.message { try ClozeTask(superGLUE: .wsc).requireTrainingLabels(none, file: wsc.path) }.hasPrefix("\(wsc.path): no training examples"))
+        try task.requireTrainingLabels(try task.read(Fixtures.data(.rte, "train.jsonl"), split: .train), file: "train.jsonl")
+    }
+
     @Test func patternsWithoutOneMaskAreRefused() {
         #expect(Self.message { try GenericTask.parsePattern("{text} It was good.") }.contains("has no [MASK]"))
         #expect(Self.message { try GenericTask.parsePattern("{text} [MASK] or [MASK].") }.contains("has 2 [MASK]s"))

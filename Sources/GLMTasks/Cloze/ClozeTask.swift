@@ -70,6 +70,17 @@ public struct ClozeTask: Sendable {
         }
     }
 
+    /// Checks that examples can be trained on: there are some, and each has a label (the official
+    /// code would train an unlabelled test file on label 0 without a word).
+    public func requireTrainingLabels(_ examples: [TaskExample], file: String) throws {
+        guard !examples.isEmpty else {
+            throw TaskError.data(file: file, line: nil, message: "no training examples (ReCoRD needs queries with answers, WSC positive examples)")
+        }
+        if let ex = examples.first(where: { $0.label == nil }) {
+            throw ex.error("no label: training data needs one on every example (is this the test file?)")
+        }
+    }
+
     /// The label names of an example (BIG-bench: its choices).
     public func labelNames(of ex: TaskExample) -> [String] {
         if case .bigBench = source { return ex.meta.choices ?? [] }

@@ -34,6 +34,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Only for `swift package generate-documentation` (the DocC catalogs); nothing links it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // oneDNN from Debian's libdnnl-dev.
@@ -54,7 +56,7 @@ let package = Package(
             swiftSettings: kernelSettings
         ),
         .testTarget(name: "GLMTensorTests", dependencies: ["GLMTensor"]),
-        .testTarget(name: "GLMNNTests", dependencies: ["GLMNN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GLMNNTests", dependencies: ["GLMNN", "GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),
         .testTarget(name: "GLMTests", dependencies: ["GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),

@@ -32,7 +32,9 @@ public protocol ComputeBackend: Sendable {
     func softmaxSepForward(_ scores: UnsafeMutablePointer<Float>, batch: Int, heads: Int, sq: Int, sk: Int, sep: UnsafePointer<Int32>, scale: Float)
     func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double
     func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int)
-    func gemvBF16(x: UnsafePointer<Float>, w: UnsafePointer<UInt16>, y: UnsafeMutablePointer<Float>, n: Int, k: Int)
+    func attentionDecode(q: UnsafePointer<Float>, ldq: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, rowStride: Int, rows: UnsafePointer<Int>, totals: UnsafePointer<Int>, b: Int, heads: Int, d: Int, h: Int, scale: Float, out: UnsafeMutablePointer<Float>)
+    func gemv(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int)
+    func gemvBF16(x: UnsafePointer<Float>, w: UnsafePointer<UInt16>, y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int)
     func matmulBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
 }
 
@@ -112,8 +114,14 @@ public struct CPUBackend: ComputeBackend {
     @inlinable public func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
         return CPUKernels.sumOfSquares(x, count: count)
     }
-    @inlinable public func gemvBF16(x: UnsafePointer<Float>, w: UnsafePointer<UInt16>, y: UnsafeMutablePointer<Float>, n: Int, k: Int) {
-        CPUKernels.gemvBF16(x: x, w: w, y: y, n: n, k: k)
+    @inlinable public func attentionDecode(q: UnsafePointer<Float>, ldq: Int, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, rowStride: Int, rows: UnsafePointer<Int>, totals: UnsafePointer<Int>, b: Int, heads: Int, d: Int, h: Int, scale: Float, out: UnsafeMutablePointer<Float>) {
+        CPUKernels.attentionDecode(q: q, ldq: ldq, keys: keys, values: values, rowStride: rowStride, rows: rows, totals: totals, b: b, heads: heads, d: d, h: h, scale: scale, out: out)
+    }
+    @inlinable public func gemv(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
+        CPUKernels.gemv(x: x, w: w, y: y, m: m, n: n, k: k)
+    }
+    @inlinable public func gemvBF16(x: UnsafePointer<Float>, w: UnsafePointer<UInt16>, y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int) {
+        CPUKernels.gemvBF16(x: x, w: w, y: y, m: m, n: n, k: k)
     }
     @inlinable public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         GEMM.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The official `AnnealingLR` (glm-spec §5): linear warmup over `warmupSteps`, then cosine or
+/// The official `AnnealingLR` (docs/official-glm.md §5): linear warmup over `warmupSteps`, then cosine or
 /// linear decay over the remaining `decaySteps − warmupSteps` to `minRatio · peak`.
 public struct AnnealingLR: Sendable, Codable, Equatable {
     public enum Style: String, Sendable, Codable { case cosine, linear, constant }

@@ -51,7 +51,7 @@ import GLMTasks
             #expect(Self.maxDiff(got, want) <= 1e-4 * max(Self.maxAbs(want), 1e-12), "\(name): grad \(p.name)")
             checked += 1
         }
-        #expect(checked == GLMModel.parameterSpecs(model.config).count)
+        #expect(checked == GLMParameters.table(model.config).count)
     }
 
     /// Scores do not depend on how examples are batched or padded: the trimmed batch of all samples,

@@ -211,7 +211,9 @@ import GLMTasks
         // Without "kind", the same task is multi-token.
         let auto = Fixtures.temp(#"{"pattern": "{sentence} It was [MASK].", "verbalizer": {"bad": " terribly boring", "good": " great"}}"#, name: "task.json")
         #expect(try ClozeEncoder(task: ClozeTask.named(auto.path), tokenizer: Fixtures.bert, seqLength: 64).kind == .multi)
-        // An unknown pattern id is refused too.
+        // An unknown pattern id and a sequence length out of range are refused too.
+        #expect(Self.message { try ClozeEncoder(task: ClozeTask(superGLUE: .rte), tokenizer: Fixtures.bert, seqLength: 1 << 40) }
+                == "--seq-length must be between 8 and 16384, got 1099511627776")
         #expect(Self.message { try ClozeEncoder(task: ClozeTask(superGLUE: .record), tokenizer: Fixtures.bert, seqLength: 64, patternId: 1) }
                 == "task record has no pattern 1; its patterns are 0")
     }

@@ -55,6 +55,8 @@ public struct ClozeEncoder: Sendable {
     let answerIds: [[Int]]
     /// COPA pattern 2: the ids of " because" and " so".
     let copaJoiners: [Int]
+    /// The longest sequence length accepted.
+    public static let maxSeqLength = 16384
 
     /// - Throws: ``TaskError`` for a pattern id the task does not have, a sequence length too short
     ///   to hold anything, or a verbaliser word that is not a single ordinary token in a
@@ -64,7 +66,11 @@ public struct ClozeEncoder: Sendable {
         guard task.patternIds.contains(pattern) else {
             throw TaskError.setting("task \(task.name) has no pattern \(pattern); its patterns are \(task.patternIds.map(String.init).joined(separator: ", "))")
         }
-        guard seqLength >= 8 else { throw TaskError.setting("--seq-length must be at least 8, got \(seqLength)") }
+        // Every sequence is padded to this length, so an absurd value would allocate without bound;
+        // released GLMs have at most 1024 positions.
+        guard seqLength >= 8 && seqLength <= ClozeEncoder.maxSeqLength else {
+            throw TaskError.setting("--seq-length must be between 8 and \(ClozeEncoder.maxSeqLength), got \(seqLength)")
+        }
         self.task = task; self.tokenizer = tokenizer; self.seqLength = seqLength; self.patternId = pattern
         func single(_ word: String, _ label: String) throws -> Int {
             let ids = tokenizer.encode(word)

@@ -23,6 +23,7 @@ struct GLMCommand: AsyncParsableCommand {
             ConvertCommand.self,
             GenerateCommand.self,
             BenchCommand.self,
+            ServeCommand.self,
         ]
     )
 }

@@ -7,6 +7,11 @@ public struct FillResult: Sendable {
     public let context: [Int]
     /// One fill per mask, left to right.
     public let fills: [BlankFill]
+
+    public init(context: [Int], fills: [BlankFill]) {
+        self.context = context
+        self.fills = fills
+    }
 }
 
 /// Fills the blanks of many contexts at once on one model and one ``KVCache``: continuous

@@ -265,6 +265,7 @@ extension GLMServer {
                                                        usage: usage(s)))
             }
             return ServerSentEvents.response(server: self, endpoint: "/v1/completions", start: start) { send in
+                defer { for d in ds { d.close() } }
                 var s = states()
                 func chunk(_ choices: [CompletionChoice], usage: CompletionUsage? = nil) -> String {
                     ServerSentEvents.json(CompletionObject(id: id, created: created, model: modelID, choices: choices, usage: usage,

@@ -102,6 +102,7 @@ extension GLMServer {
             }
             let blanks = prepared.context.filter(model.tokens.masks.contains).count
             return ServerSentEvents.response(server: self, endpoint: "/v1/fill", start: start) { send in
+                defer { decoding.close() }
                 var progress = FillProgress(context: prepared.context, tokens: tokens, tokenizer: tokenizer, promptHasBlanks: true)
                 let v = progress.view()
                 try await send("start", ServerSentEvents.json(FillEvent(text: v.text, fills: v.fills, prompt: req.text, blanks: blanks)))

@@ -207,7 +207,7 @@ final class Decoding: @unchecked Sendable {
     /// the decoding is cancelled and later tokens are dropped). Returns the fills or the error.
     func run(onToken: (Int, Int) async throws -> Bool = { _, _ in true }) async throws -> Result<FillResult, any Error> {
         var listening = true
-        defer { finish() }
+        defer { close() }
         for await event in events {
             switch event {
             case let .token(blank, id):
@@ -236,10 +236,15 @@ final class Decoding: @unchecked Sendable {
     /// Whether the client went away during the decoding.
     var isClientGone: Bool { lock.withLock { clientGone } }
 
-    private func finish() {
-        let (token, finished) = lock.withLock { (watchToken, done) }
+    /// Ends the request's interest: forgets the client watch and, unless the decoding finished,
+    /// cancels it, so a request that stops early (an error, a failed write) frees its rows.
+    /// ``run(onToken:)`` ends with it; a request that may fail before running calls it too.
+    func close() {
+        let (token, finished) = lock.withLock { () -> (Int?, Bool) in
+            defer { watchToken = nil }
+            return (watchToken, done)
+        }
         watcher?.remove(token)
-        // A request that stops listening early (an error, a dropped connection) frees its rows.
         if !finished { loop.cancel(ticket) }
     }
 }

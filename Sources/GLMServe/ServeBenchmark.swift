@@ -16,7 +16,6 @@ public enum ServeBenchmark {
         let server = try GLMServer(model: try ServedModel(id: "bench", model: model, tokenizer: tokenizer), options: options)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let task = Task { try await server.run(handleSignals: false) { portSink.yield($0) } }
-        defer { task.cancel() }
         var it = ports.makeAsyncIterator()
         guard let port = await it.next() else { throw ServeError.invalidOption("the benchmark server did not start") }
         var results: [LoadTest.Result] = []
@@ -38,13 +37,14 @@ public enum ServeBenchmark {
             if let e = r.first_error { log("  first error: \(e)") }
             results.append(r)
         }
-        task.cancel()
+        await server.shutdown()
         _ = try? await task.value
         return results
     }
 
-    /// Runs blocking work on its own thread, off Swift's cooperative pool (which the server uses).
-    static func blocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    /// Runs blocking work (a ``LoadTest``) on its own thread, off Swift's cooperative pool, which
+    /// the server's requests use.
+    public static func blocking<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { c in
             let t = Thread { c.resume(returning: body()) }
             t.start()

@@ -24,6 +24,7 @@ struct GLMCommand: AsyncParsableCommand {
             GenerateCommand.self,
             BenchCommand.self,
             ServeCommand.self,
+            LoadTestCommand.self,
         ]
     )
 }

@@ -117,7 +117,7 @@ final class LimitsTests: XCTestCase {
         b.shutdownWrite()
         XCTAssertTrue(try s.waitFor(5) { try s.metric("glm_decode_cancelled_total") == 2 })
         XCTAssertEqual(aDone.wait(timeout: .now() + 10), .success)
-        XCTAssertTrue(try s.waitFor(5) { s.server.metrics.count(endpoint: "/v1/fill", status: 429) == 1 })
+        XCTAssertTrue(s.waitFor(5) { s.server.metrics.count(endpoint: "/v1/fill", status: 429) == 1 })
     }
 
     func testARequestPastItsTimeLimitIsStopped() throws {

@@ -206,30 +206,6 @@ extension ShardManifest {
     }
 }
 
-/// A one-line progress bar on standard error, redrawn in place (for `glm prepare`).
-public final class TerminalProgressBar {
-    private let width: Int
-    private let label: String
-    private var lastDrawn = -1
-
-    public init(label: String, width: Int = 30) { self.label = label; self.width = width }
-
-    /// Redraws the bar for `done` of `total` with a free-form suffix; skips redundant redraws.
-    public func update(done: Int, total: Int, suffix: String = "") {
-        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
-        let filled = Int(fraction * Double(width))
-        let permille = Int(fraction * 1000)
-        guard permille != lastDrawn else { return }
-        lastDrawn = permille
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = String(format: "\r%@ [%@] %5.1f%% %@", label, bar, fraction * 100, suffix)
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    /// Ends the bar's line.
-    public func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
-}
-
 extension DataTokenizer {
     /// The data pipeline's view of a loaded GLM tokenizer; `folder` is recorded in shard manifests.
     public init(_ t: GLMTokenizer, folder: URL?) {

@@ -18,6 +18,8 @@ struct GLMCommand: AsyncParsableCommand {
             PretrainCommand.self,
             PrepareCommand.self,
             BatchesCommand.self,
+            ClozeCommand.self,
+            EvaluateCommand.self,
             TokenizeCommand.self,
             LogitsCommand.self,
             ConvertCommand.self,

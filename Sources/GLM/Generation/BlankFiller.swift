@@ -23,7 +23,7 @@ public struct BlankFillingTokens: Sendable, Equatable {
         self.generationMask = generationMask ?? masks.last ?? -1
     }
 
-    /// The ids of `tokenizer`, as the official tokenizers derive them (glm-spec §3).
+    /// The ids of `tokenizer`, as the official tokenizers derive them (docs/official-glm.md §3).
     public init(tokenizer: GLMTokenizer) {
         let c = tokenizer.commands
         self.init(sop: c.sop, eop: c.eop, eos: c.eos, masks: [c.mask] + [c.sMask, c.gMask].compactMap { $0 },
@@ -257,7 +257,7 @@ extension BlankFiller {
 }
 
 extension BlankFiller {
-    /// The context ids of `text` as the official generator builds them (glm-spec §7.1,
+    /// The context ids of `text` as the official generator builds them (docs/official-glm.md §7.1,
     /// `generate_samples.py:read_context`): `" [gMASK]"` (or `" [MASK]"` for a tokenizer without
     /// task masks) is appended when the text has no mask; then `[CLS] + enc(text)`, plus eos
     /// unless the text ends with a mask.

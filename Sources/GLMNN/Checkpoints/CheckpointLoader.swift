@@ -26,7 +26,7 @@ public enum CheckpointLoader {
     /// 2. `pytorch_model.bin`, or the shards listed by `pytorch_model.bin.index.json`;
     /// 3. the official layout: `latest_checkpointed_iteration.txt` (or DeepSpeed's `latest`) names
     ///    a tag folder holding `mp_rank_00_model_states.pt` (and `_01`, … for model parallelism,
-    ///    merged per spec §8.1); without a tracker file, the folder itself is taken as the tag folder.
+    ///    merged per docs/official-glm.md §8.1); without a tracker file, the folder itself is taken as the tag folder.
     ///
     /// Keys are normalised: leading `glm.` (Hugging Face wrapper), `module.` (DataParallel,
     /// DeepSpeed) and `model.` (classification wrappers) prefixes are stripped, repeatedly.

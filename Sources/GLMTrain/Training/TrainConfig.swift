@@ -153,6 +153,45 @@ extension TrainConfig {
         return c
     }
 
+    /// The repository folder holding `Resources/` (the bundled corpus and vocabularies): the
+    /// working directory or one of its parents, else the checkout this library was built from.
+    public static func bundledResourcesRoot() -> URL? {
+        let fm = FileManager.default
+        var dir = URL(fileURLWithPath: fm.currentDirectoryPath)
+        for _ in 0..<6 {
+            if fm.fileExists(atPath: dir.appendingPathComponent("Resources/corpus/train").path) { return dir }
+            dir.deleteLastPathComponent()
+        }
+        let src = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return fm.fileExists(atPath: src.appendingPathComponent("Resources/corpus/train").path) ? src : nil
+    }
+
+    /// Without training data, the bundled corpus: `Resources/corpus/train` (54 public-domain
+    /// works), *Persuasion* held out, the BERT uncased vocabulary. Returns the folder used, or nil
+    /// when `data` was set or the resources are not found.
+    @discardableResult
+    public mutating func useBundledCorpusIfNoData() -> URL? {
+        guard data.isEmpty, let root = Self.bundledResourcesRoot() else { return nil }
+        data = [root.appendingPathComponent("Resources/corpus/train").path]
+        if validationData.isEmpty { validationData = [root.appendingPathComponent("Resources/corpus/valid").path] }
+        if tokenizer == nil { tokenizer = root.appendingPathComponent("Resources/tokenizers/bert-base-uncased").path }
+        return root
+    }
+
+    /// The embedded default run, `glm pretrain` with no arguments: the `small` preset on the
+    /// bundled corpus, written to `runs/default`, stopping after 9 minutes of training at the
+    /// latest (the README's promise for 2 cores).
+    public static func embeddedDefault() throws -> TrainConfig {
+        var c = try preset("small")
+        c.output = "runs/default"
+        c.timeLimit = 540
+        guard c.useBundledCorpusIfNoData() != nil else {
+            throw TrainError.data("the bundled corpus (Resources/corpus) was not found from \(FileManager.default.currentDirectoryPath); run from the repository or pass --data")
+        }
+        return c
+    }
+
     /// Reads a JSON config file; keys absent from it keep the values of `base`.
     public static func load(_ url: URL, over base: TrainConfig) throws -> TrainConfig {
         let data: Data

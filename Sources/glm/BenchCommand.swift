@@ -59,7 +59,7 @@ struct BenchCommand: AsyncParsableCommand {
         if parts.contains("serve") {
             // A random model of the preset's shape with the bundled BERT vocabulary (GLM-Base's).
             guard let config = GLMConfig.presets[model] else { throw ValidationError("unknown model preset '\(model)'") }
-            guard let root = BundledResources.root() else {
+            guard let root = TrainConfig.bundledResourcesRoot() else {
                 throw ValidationError("the serve measurement needs the bundled vocabulary (Resources/tokenizers/bert-base-uncased); run from the repository")
             }
             let tokenizer = try GLMTokenizer(folder: root.appendingPathComponent("Resources/tokenizers/bert-base-uncased"))

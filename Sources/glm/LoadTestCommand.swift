@@ -3,6 +3,7 @@ import Foundation
 import GLM
 import GLMServe
 import GLMTokenizers
+import GLMTrain
 
 /// `glm loadtest`: the closed-loop load test of `glm serve` (GLMServe's `LoadTest`), against a
 /// running server or one started in this process. Thin: options and printing only.
@@ -68,7 +69,7 @@ struct LoadTestCommand: AsyncParsableCommand {
                     guard let preset = random, let config = GLMConfig.presets[preset] else {
                         throw ValidationError("unknown preset '\(random ?? "")'; choose from \(GLMConfig.presets.keys.sorted().joined(separator: ", "))")
                     }
-                    guard let root = BundledResources.root() else { throw ValidationError("--random needs the bundled vocabulary; run from the repository") }
+                    guard let root = TrainConfig.bundledResourcesRoot() else { throw ValidationError("--random needs the bundled vocabulary; run from the repository") }
                     let tokenizer = try GLMTokenizer(folder: root.appendingPathComponent("Resources/tokenizers/bert-base-uncased"))
                     served = try ServedModel(id: "random-\(preset)", model: try GLMModel(config: config), tokenizer: tokenizer)
                 }

@@ -8,11 +8,11 @@ import ServiceLifecycle
 
 /// The request context of `glm serve`: Hummingbird's core context plus the connection, through
 /// which a request learns that its client went away (``ClientWatcher``).
-public struct ServeContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
+struct ServeContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
     let channel: any Channel
 
-    public init(source: ApplicationRequestContextSource) {
+    init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
     }

@@ -4,7 +4,9 @@ import Foundation
 /// `{"error": {"message", "type", "param", "code"}}`, where `param` names the request field at
 /// fault (null when no one field is).
 public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The HTTP status.
     public var status: Int
+    /// What went wrong, naming the field first when one is at fault (`"top_p: must be …"`).
     public var message: String
     /// The request field at fault (`"temperature"`, `"prompt"`, …).
     public var param: String?

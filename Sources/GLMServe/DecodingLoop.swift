@@ -16,6 +16,7 @@ public enum DecodeEvent: Sendable {
 /// while others decode joins the running batch at the next step (continuous batching), and each
 /// gets exactly the fills it gets alone (``FillEngine``'s guarantee).
 public final class DecodingLoop: @unchecked Sendable {
+    /// The engine this loop steps (its rows and capacity bound what a request may ask).
     public let engine: FillEngine
     /// Requests that may wait for free rows (429 beyond).
     public let maxQueue: Int

@@ -95,6 +95,7 @@ struct FillProgress {
 /// A prompt with its fills so far: the text, and each begun fill's place in it as UTF-16 offsets
 /// (JavaScript string indices), `[start, end)`.
 public struct FillView: Codable, Sendable, Equatable {
+    /// Where blank `blank`'s fill lies in ``text``.
     public struct Span: Codable, Sendable, Equatable {
         public var blank: Int
         public var start: Int

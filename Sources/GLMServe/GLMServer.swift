@@ -33,8 +33,11 @@ struct PreparedPrompt: Sendable {
 /// `glm serve`: one loaded model behind an HTTP API (docs/serve.md). Requests decode together on
 /// one ``DecodingLoop``; the routes live in the endpoint files of this target.
 public final class GLMServer: Sendable {
+    /// The loaded model and tokenizer.
     public let model: ServedModel
+    /// Listening and limits, validated.
     public let options: ServeOptions
+    /// What `/metrics` reports.
     public let metrics: ServerMetrics
     let loop: DecodingLoop
     let filler: BlankFiller

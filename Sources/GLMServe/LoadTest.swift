@@ -5,6 +5,7 @@ import Foundation
 /// latency percentiles, the generated tokens per second (from each answer's `usage`), the errors
 /// and the server's resident memory before and after (docs/serve.md, "Measurements").
 public enum LoadTest {
+    /// Where to send the load and how much: clients, seconds per run, tokens per request.
     public struct Settings: Sendable {
         public var host = "127.0.0.1"
         public var port = 8080
@@ -19,6 +20,8 @@ public enum LoadTest {
         public init() {}
     }
 
+    /// One run's figures, keyed as `glm loadtest --json` prints them (latencies of the
+    /// successful requests; tokens from their `usage`).
     public struct Result: Codable, Sendable {
         public var clients: Int
         public var seconds: Double

@@ -8,6 +8,7 @@ public struct FillResult: Sendable {
     /// One fill per mask, left to right.
     public let fills: [BlankFill]
 
+    /// A result as the engine reports it (also how callers rebuild one from stored fills).
     public init(context: [Int], fills: [BlankFill]) {
         self.context = context
         self.fills = fills

@@ -26,6 +26,8 @@ struct GLMCommand: AsyncParsableCommand {
             ConvertCommand.self,
             GenerateCommand.self,
             BenchCommand.self,
+            ServeCommand.self,
+            LoadTestCommand.self,
         ]
     )
 }

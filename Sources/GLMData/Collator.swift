@@ -11,7 +11,7 @@ public enum BatchMode: String, Sendable, Codable, CaseIterable {
     case document
 }
 
-/// A collated training batch in the layout the model consumes (spec §1.3–1.4, §4.2 "Batch output").
+/// A collated training batch in the layout the model consumes (docs/official-glm.md §1.3–1.4, §4.2 "Batch output").
 ///
 /// Every per-token array is row-major with `seqLength` columns, right-padded with id 0, position 0/0
 /// and loss 0. Row `r` of Part A is `[0, seps[r])`; Part B follows it. Targets are already aligned:
@@ -96,7 +96,7 @@ struct Row {
     var sep: Int
 }
 
-/// The blank-infilling collator of spec §4.2 (`ConstructBlockStrategy.construct_blocks`).
+/// The blank-infilling collator of docs/official-glm.md §4.2 (`ConstructBlockStrategy.construct_blocks`).
 ///
 /// Turns packed samples into one ``Batch`` with a single objective: Part A is the text with each span
 /// replaced by one mask token, Part B the spans (shuffled), each `[sop] + span` with targets
@@ -275,7 +275,7 @@ public struct BlockCollator: Sendable {
     }
 
     /// `make_block_data`: Part A with one mask per span, Part B the spans (shuffled unless switched off),
-    /// each `[sop] + span` → `span + [eop]`, positions and block positions as spec §1.4.
+    /// each `[sop] + span` → `span + [eop]`, positions and block positions as docs/official-glm.md §1.4.
     func blockRow(_ tokens: [Int32], spans input: [(Int, Int)], maskID: Int32, blockMask: Bool,
                   order fixedOrder: [Int]? = nil, rng: inout GLMRandom) -> Row {
         let sorted = input.sorted { $0.0 < $1.0 }

@@ -62,7 +62,7 @@ public enum CollatorBenchmark {
                       seconds: elapsed, tokensPerSecond: Double(tokens) / elapsed)
     }
 
-    /// End-to-end data throughput on the calling thread: packing from a shard folder (§4.1) plus
+    /// End-to-end data throughput on the calling thread: packing from a shard folder (docs/official-glm.md §4.1) plus
     /// collation, i.e. what one ``BatchLoader`` thread can deliver.
     public static func runPipeline(dataset: ShardDataset, config: CollatorConfig = .glm10B, seqLength: Int = 512,
                                    batchSize: Int = 16, minBatches: Int = 10, minSeconds: Double = 1.0,

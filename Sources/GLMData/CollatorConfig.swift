@@ -1,4 +1,4 @@
-/// The objective mix of the blank-infilling collator (spec §4.2–4.3, `ConstructBlockStrategy`).
+/// The objective mix of the blank-infilling collator (docs/official-glm.md §4.2–4.3, `ConstructBlockStrategy`).
 ///
 /// One objective is drawn per *batch*: token level (`bert`) with probability ``bertProb``, sentence
 /// level with ``gapSentenceProb``, document level (`gpt`) with the rest. Presets reproduce the released
@@ -62,7 +62,7 @@ public struct CollatorConfig: Sendable, Codable, Equatable {
         }
     }
 
-    // MARK: Presets (spec §4.3)
+    // MARK: Presets (docs/official-glm.md §4.3)
 
     /// Token level only: GLM-Base and GLM-Large (`ds_block_base.sh`, `ds_block_large.sh`).
     public static var glmBase: CollatorConfig { CollatorConfig() }

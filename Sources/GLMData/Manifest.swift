@@ -106,7 +106,7 @@ public struct DataTokenizer: Sendable {
                   tokenString: { id in commandStrings[id] ?? text.token(for: id) })
     }
 
-    /// Ids whose token string marks a sentence end (§4.2 of the spec): the string contains any of
+    /// Ids whose token string marks a sentence end (docs/official-glm.md §4.2): the string contains any of
     /// `. ? ! ; : 。 ？ ！ ； …` or a newline. Command tokens never count.
     public func sentenceEndIds() -> [Int] {
         let command = Set([commands.pad, commands.eos, commands.cls, commands.sep, commands.mask, commands.unk,
@@ -123,7 +123,7 @@ public struct DataTokenizer: Sendable {
 public struct SentenceEnds: Sendable, Equatable {
     private let table: [Bool]
 
-    /// The characters of spec §4.2 (`contains_sentence_end` plus the CJK forms).
+    /// The characters of docs/official-glm.md §4.2 (`contains_sentence_end` plus the CJK forms).
     public static let characters: Set<Character> = [".", "?", "!", ";", ":", "。", "？", "！", "；", "…", "\n"]
 
     public static func isSentenceEnd(_ token: String) -> Bool {
@@ -286,30 +286,6 @@ extension ShardManifest {
         }
         return URL(fileURLWithPath: recorded)
     }
-}
-
-/// A one-line progress bar on standard error, redrawn in place (for `glm prepare`).
-public final class TerminalProgressBar {
-    private let width: Int
-    private let label: String
-    private var lastDrawn = -1
-
-    public init(label: String, width: Int = 30) { self.label = label; self.width = width }
-
-    /// Redraws the bar for `done` of `total` with a free-form suffix; skips redundant redraws.
-    public func update(done: Int, total: Int, suffix: String = "") {
-        let fraction = total > 0 ? min(1, Double(done) / Double(total)) : 1
-        let filled = Int(fraction * Double(width))
-        let permille = Int(fraction * 1000)
-        guard permille != lastDrawn else { return }
-        lastDrawn = permille
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = String(format: "\r%@ [%@] %5.1f%% %@", label, bar, fraction * 100, suffix)
-        FileHandle.standardError.write(Data(line.utf8))
-    }
-
-    /// Ends the bar's line.
-    public func finish() { FileHandle.standardError.write(Data("\n".utf8)) }
 }
 
 extension DataTokenizer {

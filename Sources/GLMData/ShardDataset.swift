@@ -7,7 +7,7 @@ import Darwin
 import GLMSystem
 import GLMTokenizers
 
-/// One packed pretraining sample (spec §4.1): `[CLS] doc [eos] [CLS] doc' …` or a sentence-aligned crop
+/// One packed pretraining sample (docs/official-glm.md §4.1): `[CLS] doc [eos] [CLS] doc' …` or a sentence-aligned crop
 /// of one long document, at most `seqLength` tokens, not yet padded.
 public struct PackedSample: Sendable, Equatable {
     /// Token ids.
@@ -21,7 +21,7 @@ public struct PackedSample: Sendable, Equatable {
 
 /// A tokenised corpus on disk (a `glm prepare` folder), memory-mapped and never loaded whole.
 ///
-/// Documents are drawn in proportion to their length and packed per spec §4.1 by
+/// Documents are drawn in proportion to their length and packed per docs/official-glm.md §4.1 by
 /// ``sample(index:seed:seqLength:)``, a pure function of `(seed, index)`: resuming a run at sample `i`
 /// reproduces exactly the data it would have seen.
 public final class ShardDataset: @unchecked Sendable {
@@ -154,7 +154,7 @@ public final class ShardDataset: @unchecked Sendable {
         return shardDocStarts[s] + lo
     }
 
-    /// Packed sample `index` of the stream with this `seed` (spec §4.1, `BlockDataset.__getitem__`).
+    /// Packed sample `index` of the stream with this `seed` (docs/official-glm.md §4.1, `BlockDataset.__getitem__`).
     ///
     /// - A document of more than `seqLength − 1` tokens (counting its eos) is cropped: a random left cut,
     ///   moved (50/50 left or right, at most `seqLength/2` tokens) to just after a sentence end; `[CLS]`

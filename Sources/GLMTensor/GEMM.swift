@@ -55,3 +55,33 @@ public enum GEMM {
         }
     }
 }
+
+/// A GEMM `C[m, n] = A[m, k] · B[n, k]ᵀ` on buffers of its own, for measuring the GEMM rate
+/// (`glm bench`): f32 through oneDNN's sgemm, or bf16 inputs with f32 output.
+public struct GEMMProblem: @unchecked Sendable {
+    public let m: Int, n: Int, k: Int
+    public let dtype: DType
+    let a: Tensor, b: Tensor, c: Tensor
+
+    public init(m: Int, n: Int, k: Int, dtype: DType = .f32) {
+        precondition(dtype == .f32 || dtype == .bf16, "GEMMProblem runs f32 or bf16")
+        self.m = m; self.n = n; self.k = k; self.dtype = dtype
+        a = Tensor.full([m, k], 0.5).converted(to: dtype)
+        b = Tensor.full([n, k], 0.25).converted(to: dtype)
+        c = Tensor(uninitialized: [m, n])
+    }
+
+    /// FLOPs of one run: 2·m·n·k.
+    public var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+
+    /// Runs the product once.
+    public func run() {
+        if dtype == .bf16 {
+            Backend.current.matmulBF16(transA: false, transB: true, m: m, n: n, k: k, a: a.halfBits, lda: k, b: b.halfBits, ldb: k,
+                                       c: c.floats, ldc: n, accumulate: false)
+        } else {
+            Backend.current.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a.floats, lda: k, b: b.floats, ldb: k,
+                                  beta: 0, c: c.floats, ldc: n)
+        }
+    }
+}

@@ -4,7 +4,7 @@ import Foundation
 /// the exact ids of the official `data_utils/tokenization.py` for each tokenizer family.
 ///
 /// Ids are the contract with checkpoints: an embedding row is indexed by them, so every id here is the
-/// one the official code gives (glm-spec §3), including the 10B-Chinese quirk where [gMASK] shares
+/// one the official code gives (docs/official-glm.md §3), including the 10B-Chinese quirk where [gMASK] shares
 /// eop's id.
 public struct GLMTokenizer: Sendable {
     /// Which official tokenizer class (and layout of command-token ids) a tokenizer follows.
@@ -29,7 +29,7 @@ public struct GLMTokenizer: Sendable {
         public let token: String
         /// Its GLM id (an embedding row).
         public let id: Int
-        /// Whitespace to the token's left is dropped when it is split out of text (glm-spec §3.5).
+        /// Whitespace to the token's left is dropped when it is split out of text (docs/official-glm.md §3.5).
         public let lstrip: Bool
     }
 
@@ -45,6 +45,10 @@ public struct GLMTokenizer: Sendable {
     public let numTokens: Int
     /// `family:sha256-of-vocab-files`; equal identities mean equal ids for every text.
     public let identity: String
+    /// The files this tokenizer was read from (vocabulary, merges or model file, and the
+    /// `tokenizer_config.json` that named its family): what a model folder must carry to be
+    /// tokenised the same way. Empty for a tokenizer built in memory.
+    public private(set) var files: [URL] = []
     private let commandById: [Int: String]
     /// Command strings as UTF-8, for the splitting scan.
     private let splitTokens: [(bytes: [UInt8], index: Int)]
@@ -215,6 +219,7 @@ public struct GLMTokenizer: Sendable {
         for f in files { bytes.append(contentsOf: try FileIO.read(f)) }
         try self.init(family: family, text: text, identity: "\(family.rawValue):\(SHA256.hex(bytes))",
                       source: files.map(\.path).joined(separator: " + "))
+        self.files = files + [file("tokenizer_config.json")].compactMap { $0 }
     }
 
     /// The token string of any id, command tokens included (where a command id is also a vocab entry,
@@ -224,7 +229,7 @@ public struct GLMTokenizer: Sendable {
         return text.token(for: id)
     }
 
-    /// Ids of `text` as the official `EncodeAsIds` gives them (glm-spec §3.5): command-token strings are
+    /// Ids of `text` as the official `EncodeAsIds` gives them (docs/official-glm.md §3.5): command-token strings are
     /// split out first (whitespace before an lstrip token is dropped), and each remaining piece is
     /// encoded on its own. `addSpecial` wraps the result as `[CLS] … eos`, as the official
     /// generation and cloze code does.
@@ -258,8 +263,9 @@ public struct GLMTokenizer: Sendable {
         return true
     }
 
-    /// Python's `str.isspace`, used by the official `strip`/`rstrip` calls.
-    static func isPythonSpace(_ u: Unicode.Scalar) -> Bool {
+    /// Python's `str.isspace` for one scalar, used by the official `strip`/`rstrip`/`split` calls
+    /// (here and in the task readers, which follow the official Python string handling).
+    public static func isPythonSpace(_ u: Unicode.Scalar) -> Bool {
         (u.value >= 0x1C && u.value <= 0x1F) || u.properties.isWhitespace
     }
 

@@ -14,7 +14,7 @@ public protocol TextTokenizer: Sendable {
     var vocabularySize: Int { get }
 }
 
-/// The GLM command-token ids of one tokenizer family (glm-spec §3). Ids that a family does not
+/// The GLM command-token ids of one tokenizer family (docs/official-glm.md §3). Ids that a family does not
 /// define are nil.
 public struct CommandTokens: Sendable, Equatable, Codable {
     /// Padding; equal to `eos` in every official tokenizer.

@@ -40,40 +40,19 @@ struct GenerateCommand: ParsableCommand {
     @Argument(help: "Prompts, each with zero or more blanks. None: read prompts from stdin, one per line.")
     var text: [String] = []
 
-    @Flag(name: .long, help: "Always take the most likely token (deterministic; ignores temperature, top-k, top-p).")
-    var greedy = false
-    @Option(name: .long, help: "Sampling temperature.")
-    var temperature: Float = 0.9
-    @Option(name: .long, help: "Sample from the k most likely tokens (0: all).")
-    var topK: Int = 40
-    @Option(name: .long, help: "Sample from the smallest set of tokens whose probability exceeds p (0: off).")
-    var topP: Float = 0
-    @Option(name: .long, help: "Beam search with this many beams (> 1; deterministic, ignores sampling settings).")
-    var numBeams: Int = 1
-    @Option(name: .long, help: "Beam score = Σ log p / length^penalty: > 1 favours longer fills, < 1 shorter.")
-    var lengthPenalty: Float = 1
-    @Flag(name: .long, help: "End a beam search as soon as --num-beams fills are finished (the official code does not).")
-    var earlyStopping = false
-    @Option(name: .long, help: "Most tokens per blank, capped at the model's max_sequence_length. (default: 64)")
-    var maxNewTokens: Int?
-    @Option(name: .long, help: "Fewest tokens per blank: the end of a fill is banned before.")
-    var minNewTokens: Int = 0
-    @Option(name: .long, help: "Never repeat an n-gram of this size within a fill (0: off).")
-    var noRepeatNgram: Int = 0
-    @Option(name: .long, help: "Penalty > 1 on tokens already in the prompt or fill (1: off; 1.2 is common).")
-    var repetitionPenalty: Float = 1
-    @Option(name: .long, help: "A token id never to generate (repeatable).")
-    var banId: [Int] = []
-    @Flag(name: .long, inversion: .prefixedNo, help: "Never generate the vocabulary padding rows (ids ≥ the tokenizer's size).")
-    var banPadding = true
-    @Option(name: .long, help: "Seed of the sampling stream (every prompt starts from it).")
-    var seed: UInt64 = 1234
+    @OptionGroup var decoding: GenerationOptions
     @Flag(name: .long, help: "Print one JSON object per prompt (fills with their ids).")
     var json = false
     @Flag(name: .long, help: "bf16 matmuls (faster on CPUs with bf16 support; slightly different numbers).")
     var bf16 = false
+    @Option(name: .long, help: "Most sequences decoded together (prompts, or beams of a prompt): prompts run batched, each filled exactly as alone.")
+    var batch: Int = 16
     @Flag(name: .long, inversion: .prefixedNo, help: "Stream fills to stderr as tokens are chosen, when stderr is a terminal.")
     var stream = true
+
+    func validate() throws {
+        guard batch > 0 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+    }
 
     func run() throws {
         do { try generate() } catch let e as GLMError {
@@ -84,22 +63,7 @@ struct GenerateCommand: ParsableCommand {
     }
 
     private func generate() throws {
-        var cfg = GenerationConfig()
-        cfg.greedy = greedy
-        cfg.temperature = temperature
-        cfg.topK = topK
-        cfg.topP = topP
-        cfg.numBeams = numBeams
-        cfg.lengthPenalty = lengthPenalty
-        cfg.earlyStopping = earlyStopping
-        if let maxNewTokens { cfg.maxNewTokens = maxNewTokens }
-        cfg.minNewTokens = minNewTokens
-        cfg.noRepeatNgram = noRepeatNgram
-        cfg.repetitionPenalty = repetitionPenalty
-        cfg.seed = seed
-        cfg.bannedIds = banId
-        try cfg.validate()
-
+        _ = try decoding.config()   // bad settings fail before anything loads
         let url = URL(fileURLWithPath: model)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
@@ -116,60 +80,53 @@ struct GenerateCommand: ParsableCommand {
             throw CleanError(message: "no prompt: give TEXT arguments or lines on stdin, e.g. glm generate --model \(model) \"GLM is a [MASK] model.\"")
         }
         // Every prompt is checked before the model loads, so a bad line fails in a second.
-        func numbered(_ i: Int, _ body: () throws -> [Int]) throws -> [Int] {
-            do { return try body() } catch let GLMError.invalidInput(m) {
+        let contexts = try prompts.enumerated().map { i, p in
+            do { return try BlankFiller.context(for: p, tokenizer: tokenizer) } catch let GLMError.invalidInput(m) {
                 throw CleanError(message: prompts.count > 1 ? "prompt \(i + 1): \(m)" : m)
             }
         }
-        var contexts = try prompts.enumerated().map { i, p in try numbered(i) { try BlankFiller.context(for: p, tokenizer: tokenizer) } }
 
         let m = try GLMModel.load(url)
         if bf16 { m.bf16 = true }
-        guard tokenizer.numTokens <= m.config.vocabSize else {
-            throw CleanError(message: "the tokenizer in \(folder.path) has \(tokenizer.numTokens) ids but the model's vocabulary has \(m.config.vocabSize) rows; they do not belong together")
-        }
-        if banPadding { cfg.bannedIds += Array(tokenizer.numTokens..<m.config.vocabSize) }
+        let cfg = try decoding.config(tokenizerSize: tokenizer.numTokens, vocabSize: m.config.vocabSize)
         let filler = BlankFiller(model: m)
+        // The engine's rows (beams × prompts decoded together) and cache of the longest prompt:
+        // refused before anything is allocated when they cannot fit (`--num-beams 100000`).
         let tokens = BlankFillingTokens(tokenizer: tokenizer)
-        contexts = try contexts.enumerated().map { i, c in try numbered(i) { try filler.prepare(context: c, tokens: tokens) } }
-        // The cache of the longest prompt, for every beam: refused before anything is allocated.
-        let perBlank = filler.maxTokensPerBlank(cfg) + 1
-        let longest = contexts.map { c in c.count + c.filter(tokens.masks.contains).count * perBlank }.max() ?? 0
-        try m.config.checkMemory(batch: max(cfg.numBeams, 1), sequence: longest, workload: .decoding, bf16: bf16,
-                                 for: cfg.usesBeamSearch ? "beam search with --num-beams \(cfg.numBeams)" : "generation")
-        if maxNewTokens != nil && filler.maxTokensPerBlank(cfg) < cfg.maxNewTokens {
+        var capped = cfg
+        capped.maxNewTokens = filler.maxTokensPerBlank(cfg)
+        let needs = try contexts.map { FillEngine.needs(context: try filler.prepare(context: $0, tokens: tokens), tokens: tokens, config: capped) }
+        let perContext = needs.first?.rows ?? 1
+        let rows = perContext * max(1, min(contexts.count, batch / perContext))
+        try m.config.checkMemory(batch: rows, sequence: needs.map(\.tokens).max() ?? 0, workload: .decoding, bf16: bf16,
+                                 for: cfg.usesBeamSearch ? "beam search with --num-beams \(cfg.numBeams)" : "generation of \(rows) rows")
+        if decoding.maxNewTokens != nil && filler.maxTokensPerBlank(cfg) < cfg.maxNewTokens {
             warn("--max-new-tokens \(cfg.maxNewTokens) is capped at the model's max_sequence_length \(m.config.maxSequenceLength)")
         }
 
         let streaming = stream && !cfg.usesBeamSearch && isatty(STDERR_FILENO) == 1
+        let masks = BlankFillingTokens(tokenizer: tokenizer).masks
+        let streamer = streaming ? Streamer(tokenizer: tokenizer, masks: contexts.map {
+            $0.filter(masks.contains).map { tokenizer.tokenString($0) ?? "[MASK]" }
+        }) : nil
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var seconds = [Double](repeating: 0, count: prompts.count)
+        let filled: [FilledText]
+        do {
+            filled = try filler.fill(texts: prompts, tokenizer: tokenizer, config: cfg, maxBatch: batch,
+                                     onToken: streamer.map { s in { s.token(prompt: $0, blank: $1, id: $2) } },
+                                     onFinished: { i in
+                                         seconds[i] = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                                         streamer?.finished(prompt: i)
+                                     })
+        } catch let GLMError.invalidInput(m) { throw CleanError(message: m) }
         let out = FileHandle.standardOutput
-        for (i, ctx) in contexts.enumerated() {
-            let streamer = streaming ? Streamer(tokenizer: tokenizer, context: ctx, tokens: tokens,
-                                                label: contexts.count > 1 ? "prompt \(i + 1)/\(contexts.count), " : "") : nil
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let (used, fills) = try filler.fill(context: ctx, tokens: tokens, config: cfg,
-                                                onToken: streamer.map { s in { s.token(blank: $0, id: $1) } })
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-            streamer?.finish()
-            var spliced = BlankFiller.splice(context: used, fills: fills)
-            if spliced.first == tokenizer.commands.cls { spliced.removeFirst() }
-            if spliced.last == tokenizer.commands.eos { spliced.removeLast() }
-            let filled = tokenizer.decode(spliced)
+        for (i, f) in filled.enumerated() {
             if json {
-                let obj = PromptJSON(
-                    prompt: prompts[i], text: filled,
-                    fills: fills.map { f in
-                        FillJSON(mask: tokenizer.tokenString(f.maskId) ?? "\(f.maskId)", position: f.maskPosition,
-                                 text: tokenizer.decode(f.tokens), ids: f.tokens, stop: f.stop,
-                                 score: f.score.flatMap { $0.isFinite ? $0 : nil })
-                    },
-                    generated_tokens: fills.reduce(0) { $0 + $1.tokens.count }, seconds: seconds)
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                out.write(try enc.encode(obj))
+                out.write(try FilledTextJSON(f, tokenizer: tokenizer, seconds: seconds[i]).encoded())
                 out.write(Data("\n".utf8))
             } else {
-                out.write(Data((filled + "\n").utf8))
+                out.write(Data((f.text + "\n").utf8))
             }
         }
     }
@@ -191,43 +148,47 @@ private struct CleanError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-private struct FillJSON: Encodable {
-    let mask: String
-    let position: Int
-    let text: String
-    let ids: [Int]
-    let stop: String
-    let score: Double?
-}
-
-private struct PromptJSON: Encodable {
-    let prompt: String
-    let text: String
-    let fills: [FillJSON]
-    let generated_tokens: Int
-    let seconds: Double
-}
-
-/// Writes each fill to stderr as its tokens arrive: one line per blank, `[MASK] 1/2 → text…`.
+/// Writes fills to stderr as their tokens arrive: one line per blank, `[MASK] 1/2 → text…`.
+/// Prompts decode together; the earliest unfinished prompt streams live, the others' tokens wait
+/// and are shown, in order, when it is their turn.
 private final class Streamer {
     let tokenizer: GLMTokenizer
-    let masks: [String]
-    let label: String
+    /// The mask tokens of each prompt, in order.
+    let masks: [[String]]
+    var prompts: Int { masks.count }
+    var current = 0
+    var events: [[(blank: Int, id: Int)]]
+    var done: Set<Int> = []
     var blank = -1
     var ids: [Int] = []
     var printed = ""
 
-    init(tokenizer: GLMTokenizer, context: [Int], tokens: BlankFillingTokens, label: String) {
+    init(tokenizer: GLMTokenizer, masks: [[String]]) {
         self.tokenizer = tokenizer
-        masks = context.filter(tokens.masks.contains).map { tokenizer.tokenString($0) ?? "[MASK]" }
-        self.label = label
+        self.masks = masks
+        events = Array(repeating: [], count: masks.count)
     }
 
-    func token(blank b: Int, id: Int) {
+    func token(prompt p: Int, blank b: Int, id: Int) {
+        if p == current { show(b, id) } else { events[p].append((b, id)) }
+    }
+
+    func finished(prompt p: Int) {
+        done.insert(p)
+        while current < prompts, done.contains(current) {
+            if blank >= 0 { write("\n") }
+            blank = -1
+            current += 1
+            if current < prompts { for e in events[current] { show(e.blank, e.id) }; events[current] = [] }
+        }
+    }
+
+    private func show(_ b: Int, _ id: Int) {
         if b != blank {
             if blank >= 0 { write("\n") }
             blank = b; ids = []; printed = ""
-            write("\(label)\(b < masks.count ? masks[b] : "blank") \(b + 1)/\(masks.count) → ")
+            let names = masks[current]
+            write("\(prompts > 1 ? "prompt \(current + 1)/\(prompts), " : "")\(b < names.count ? names[b] : "blank") \(b + 1)/\(names.count) → ")
         }
         ids.append(id)
         var now = tokenizer.decode(ids)
@@ -237,8 +198,6 @@ private final class Streamer {
         let delta = String(now.dropFirst(common))
         if !delta.isEmpty { write(delta); printed = now }
     }
-
-    func finish() { if blank >= 0 { write("\n") } }
 
     private func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
 }

@@ -49,12 +49,12 @@ struct PrepareCommand: ParsableCommand {
             throw ValidationError("cannot load the tokenizer in \(tokenizer): \(error)")
         }
         let data = DataTokenizer(tok, folder: folder)
-        let bar = quiet ? nil : TerminalProgressBar(label: "prepare")
+        let bar = quiet ? nil : ProgressBar(label: "prepare")
         let m = try CorpusPreparer.prepare(
             inputs: input.map { URL(fileURLWithPath: $0) }, tokenizer: data, output: URL(fileURLWithPath: output),
             options: PrepareOptions(split: mode, workers: workers, maxTokensPerShard: shardTokens)) { p in
             bar?.update(done: p.bytesDone, total: p.bytesTotal,
-                        suffix: String(format: "%.1f/%.1f MB, %d docs, %d tokens",
+                        suffix: String(format: "bytes (%.1f/%.1f MB), %d docs, %d tokens",
                                        Double(p.bytesDone) / 1e6, Double(p.bytesTotal) / 1e6, p.documents, p.tokens))
         }
         bar?.finish()

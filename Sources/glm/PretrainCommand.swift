@@ -49,8 +49,9 @@ struct PretrainCommand: ParsableCommand {
     func run() throws {
         var c: TrainConfig
         let outputDir = output ?? (preset == nil && config == nil && data.isEmpty ? "runs/default" : nil)
+        let embedded = !resume && preset == nil && config == nil && data.isEmpty
         if resume {
-            let out = URL(fileURLWithPath: outputDir ?? output ?? "runs/default")
+            let out = URL(fileURLWithPath: outputDir ?? "runs/default")
             let file = out.appendingPathComponent("config.json")
             guard let saved = try? Data(contentsOf: file) else {
                 throw ValidationError("--resume: \(out.path) holds no run to resume (no config.json)")
@@ -58,6 +59,8 @@ struct PretrainCommand: ParsableCommand {
             do { c = try JSONDecoder().decode(TrainConfig.self, from: saved) } catch {
                 throw ValidationError("--resume: \(file.path) is not a valid run config: \(error)")
             }
+        } else if embedded {
+            c = try TrainConfig.embeddedDefault()
         } else {
             c = try TrainConfig.preset(preset ?? "small")
         }
@@ -80,12 +83,10 @@ struct PretrainCommand: ParsableCommand {
         if let timeLimit { c.timeLimit = timeLimit }
         if let initFrom { c.initFrom = initFrom }
         if bf16 { c.bf16 = true }
-        if c.data.isEmpty, !resume, let root = BundledResources.root() {
-            c.data = [root.appendingPathComponent("Resources/corpus/train").path]
-            if c.validationData.isEmpty { c.validationData = [root.appendingPathComponent("Resources/corpus/valid").path] }
-            if c.tokenizer == nil { c.tokenizer = root.appendingPathComponent("Resources/tokenizers/bert-base-uncased").path }
-            if preset == nil && config == nil && timeLimit == nil && !resume { c.timeLimit = 540 }
+        if !resume, let root = c.useBundledCorpusIfNoData() {
             say("using the bundled corpus in \(root.path)/Resources/corpus (train: 54 works, held out: Persuasion)")
+        } else if embedded {
+            say("using the bundled corpus (train: 54 works, held out: Persuasion)")
         }
         let trainer = try Trainer(config: c, resume: resume) { say($0) }
         let summary = try trainer.run()
@@ -106,19 +107,4 @@ struct PretrainCommand: ParsableCommand {
 /// Writes a line to stdout unbuffered, so a long run's log file shows each line as it happens.
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
-}
-
-/// Finds the repository's `Resources/` (the bundled corpus and vocab): from the working
-/// directory upwards, else next to this source file's checkout.
-enum BundledResources {
-    static func root() -> URL? {
-        let fm = FileManager.default
-        var dir = URL(fileURLWithPath: fm.currentDirectoryPath)
-        for _ in 0..<6 {
-            if fm.fileExists(atPath: dir.appendingPathComponent("Resources/corpus/train").path) { return dir }
-            dir.deleteLastPathComponent()
-        }
-        let src = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return fm.fileExists(atPath: src.appendingPathComponent("Resources/corpus/train").path) ? src : nil
-    }
 }

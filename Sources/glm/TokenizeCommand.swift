@@ -15,7 +15,7 @@ struct TokenizeCommand: ParsableCommand {
             Examples:
               glm tokenize --tokenizer Resources/tokenizers/bert-base-uncased "Hello [MASK] world"
               echo "GLM is a [gMASK]" | glm tokenize --tokenizer Resources/tokenizers/gpt2 --tokens
-              glm tokenize --tokenizer Resources/tokenizers/gpt2 --bench ../shared/assets/corpus/*.txt
+              glm tokenize --tokenizer Resources/tokenizers/gpt2 --bench Resources/corpus/train/*.txt
             """)
 
     @Option(name: .long, help: "Folder with the tokenizer files (vocab.txt, encoder.json + vocab.bpe, vocab.json + merges.txt, *.model, tokenizer.json).")

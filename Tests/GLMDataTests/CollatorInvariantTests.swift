@@ -151,7 +151,7 @@ final class CollatorInvariantTests: XCTestCase {
         return out
     }
 
-    func testWorkedExampleOfSpec1_4() throws {
+    func testWorkedExampleOfOfficialGLM1_4() throws {
         // [CLS] x1 x2 x3 x4 x5 x6 [eos], spans {x3} and {x5 x6}, Part B in the order (span2, span1).
         let f = Self.fixture
         let c = try BlockCollator(config: .glmBase, commands: f.commands, sentenceEnds: f.sentenceEnds, seqLength: 64)

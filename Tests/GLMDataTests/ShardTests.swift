@@ -138,7 +138,7 @@ final class ShardTests: XCTestCase {
 final class PackingTests: XCTestCase {
     let fixture = Fixture()
 
-    /// Checks §4.1 on many samples: length ≤ S, [CLS] first, every piece a contiguous run of one
+    /// Checks docs/official-glm.md §4.1 on many samples: length ≤ S, [CLS] first, every piece a contiguous run of one
     /// document followed by eos (or cut at the end), a pure function of (seed, index).
     func testPackingInvariants() throws {
         let docs = standardCorpus()

@@ -1,4 +1,5 @@
 import Foundation
+import GLM
 import GLMNN
 import GLMTensor
 import XCTest
@@ -9,7 +10,7 @@ final class CheckpointTests: XCTestCase {
     static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
     func fixture(_ path: String) -> URL { Self.fixtures.appendingPathComponent(path) }
 
-    /// The official key names and shapes of the fixture model (spec §1.1).
+    /// The official key names and shapes of the fixture model (docs/official-glm.md §1.1).
     static let expectedShapes: [String: [Int]] = {
         let (L, h, V, P) = (2, 16, 64, 16)
         var s: [String: [Int]] = [
@@ -94,24 +95,24 @@ final class CheckpointTests: XCTestCase {
         try CheckpointLoader.verify(ref, expected: Self.expectedShapes, source: "model.safetensors")
         XCTAssertTrue(ref.values.allSatisfy { $0.dtype == .f32 && $0.byteCount == $0.shape.reduce(1, *) * 4 })
         // The loader picks model.safetensors from the folder, which also holds pytorch_model.bin.
-        try assertMatchesReference(try CheckpointLoader.load(Self.fixtures))
+        try assertMatchesReference(try CheckpointLoader.load(Self.fixtures, split: GLMParameters.split(for:)))
     }
 
     func testPyTorchZipBin() throws {
         try assertMatchesReference(try PyTorchCheckpoint.read(fixture("pytorch_model.bin")))
-        try assertMatchesReference(try CheckpointLoader.load(fixture("pytorch_model.bin")))
+        try assertMatchesReference(try CheckpointLoader.load(fixture("pytorch_model.bin"), split: GLMParameters.split(for:)))
     }
 
     func testGLMPrefixedKeysAreStripped() throws {
         let raw = try PyTorchCheckpoint.read(fixture("hf-prefixed/pytorch_model.bin"))
         XCTAssertTrue(raw.keys.allSatisfy { $0.hasPrefix("glm.") })
-        try assertMatchesReference(try CheckpointLoader.load(fixture("hf-prefixed")))
+        try assertMatchesReference(try CheckpointLoader.load(fixture("hf-prefixed"), split: GLMParameters.split(for:)))
     }
 
     func testOfficialLayoutWithTrackerFile() throws {
-        try assertMatchesReference(try CheckpointLoader.load(fixture("official")))
+        try assertMatchesReference(try CheckpointLoader.load(fixture("official"), split: GLMParameters.split(for:)))
         // Without the tracker file, the tag folder itself.
-        try assertMatchesReference(try CheckpointLoader.load(fixture("official/release")))
+        try assertMatchesReference(try CheckpointLoader.load(fixture("official/release"), split: GLMParameters.split(for:)))
         // Extras (iteration, RNG states with numpy globals, a uint8 and an i64 tensor) are outside `module`.
         let direct = try PyTorchCheckpoint.read(fixture("official/release/mp_rank_00_model_states.pt"))
         XCTAssertEqual(direct.count, 29)
@@ -125,23 +126,23 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(r0["transformer.layers.0.attention.dense.weight"]?.shape, [16, 8])
         XCTAssertEqual(r0["transformer.layers.1.mlp.dense_4h_to_h.weight"]?.shape, [16, 32])
         XCTAssertEqual(r0["transformer.layers.1.mlp.dense_h_to_4h.bias"]?.shape, [32])
-        try assertMatchesReference(try CheckpointLoader.load(fixture("official-mp2")))
+        try assertMatchesReference(try CheckpointLoader.load(fixture("official-mp2"), split: GLMParameters.split(for:)))
     }
 
     func testModelParallelMismatchIsReported() throws {
         let a = try reference()
         var b = a
         b.removeValue(forKey: "transformer.final_layernorm.bias")
-        assertThrowsKind({ try CheckpointLoader.mergeModelParallel([a, b], file: "x") }, mentioning: ["x", "transformer.final_layernorm.bias"]) {
+        assertThrowsKind({ try CheckpointLoader.mergeModelParallel([a, b], file: "x", split: GLMParameters.split(for:)) }, mentioning: ["x", "transformer.final_layernorm.bias"]) {
             if case .inconsistentShards = $0 { return true }; return false
         }
     }
 
     func testHalfPrecisionCopies() throws {
-        let fp16 = try CheckpointLoader.load(fixture("fp16"))
+        let fp16 = try CheckpointLoader.load(fixture("fp16"), split: GLMParameters.split(for:))
         XCTAssertTrue(fp16.values.allSatisfy { $0.dtype == .f16 })
         try assertMatchesReference(fp16, relTol: 1.0 / 2048)  // half: 11 significant bits
-        let bf16 = try CheckpointLoader.load(fixture("bf16"))
+        let bf16 = try CheckpointLoader.load(fixture("bf16"), split: GLMParameters.split(for:))
         XCTAssertTrue(bf16.values.allSatisfy { $0.dtype == .bf16 })
         try assertMatchesReference(bf16, relTol: 1.0 / 256)  // bfloat16: 8 significant bits
     }
@@ -190,7 +191,7 @@ final class CheckpointTests: XCTestCase {
             assertThrows(.forbiddenGlobal("os.system", file: url.path), mentioning: ["os.system", name]) {
                 try PyTorchCheckpoint.read(url)
             }
-            assertThrows(.forbiddenGlobal("os.system", file: url.path)) { try CheckpointLoader.load(url) }
+            assertThrows(.forbiddenGlobal("os.system", file: url.path)) { try CheckpointLoader.load(url, split: GLMParameters.split(for:)) }
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the pickle's command ran")
     }
@@ -198,7 +199,7 @@ final class CheckpointTests: XCTestCase {
     func testTruncatedFilesGiveClearErrors() {
         for name in ["truncated.safetensors", "truncated-header.safetensors", "truncated.bin"] {
             let url = fixture(name)
-            assertThrowsKind({ try CheckpointLoader.load(url) }, mentioning: [url.path, "truncated"]) {
+            assertThrowsKind({ try CheckpointLoader.load(url, split: GLMParameters.split(for:)) }, mentioning: [url.path, "truncated"]) {
                 if case .truncated(let f, _) = $0 { return f == url.path }; return false
             }
         }
@@ -227,11 +228,11 @@ final class CheckpointTests: XCTestCase {
 
     func testMissingPathsAndEmptyFolders() throws {
         let dir = try temporaryFolder()
-        assertThrowsKind({ try CheckpointLoader.load(dir) }, mentioning: [dir.path]) {
+        assertThrowsKind({ try CheckpointLoader.load(dir, split: GLMParameters.split(for:)) }, mentioning: [dir.path]) {
             if case .noCheckpoint = $0 { return true }; return false
         }
         let nowhere = dir.appendingPathComponent("nope.safetensors")
-        assertThrows(.fileNotFound(file: nowhere.path)) { try CheckpointLoader.load(nowhere) }
+        assertThrows(.fileNotFound(file: nowhere.path)) { try CheckpointLoader.load(nowhere, split: GLMParameters.split(for:)) }
         assertThrows(.fileNotFound(file: nowhere.path)) { try SafeTensors.read(nowhere) }
     }
 
@@ -292,14 +293,14 @@ final class CheckpointTests: XCTestCase {
         let official = dir.appendingPathComponent("official")
         try PyTorchCheckpoint.writeOfficial(try reference(), to: official, tag: "1000", iteration: 1000)
         XCTAssertEqual(try String(contentsOf: official.appendingPathComponent("latest_checkpointed_iteration.txt"), encoding: .utf8), "1000")
-        try assertMatchesReference(try CheckpointLoader.load(official))
+        try assertMatchesReference(try CheckpointLoader.load(official, split: GLMParameters.split(for:)))
         // DeepSpeed's tracker name.
         try FileManager.default.moveItem(at: official.appendingPathComponent("latest_checkpointed_iteration.txt"),
                                          to: official.appendingPathComponent("latest"))
-        try assertMatchesReference(try CheckpointLoader.load(official))
+        try assertMatchesReference(try CheckpointLoader.load(official, split: GLMParameters.split(for:)))
         // A tracker naming a tag folder that does not exist.
         try Data("global_step7\n".utf8).write(to: official.appendingPathComponent("latest"))
-        assertThrowsKind({ try CheckpointLoader.load(official) }, mentioning: [official.path, "global_step7/mp_rank_00_model_states.pt"]) {
+        assertThrowsKind({ try CheckpointLoader.load(official, split: GLMParameters.split(for:)) }, mentioning: [official.path, "global_step7/mp_rank_00_model_states.pt"]) {
             if case .noCheckpoint = $0 { return true }; return false
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
@@ -324,11 +325,11 @@ final class CheckpointTests: XCTestCase {
             let index = try JSONSerialization.data(withJSONObject: ["metadata": [:] as [String: String], "weight_map": map])
             let name = format == "bin" ? "pytorch_model.bin.index.json" : "model.safetensors.index.json"
             try index.write(to: dir.appendingPathComponent(name))
-            try assertMatchesReference(try CheckpointLoader.load(dir))
+            try assertMatchesReference(try CheckpointLoader.load(dir, split: GLMParameters.split(for:)))
             // A key the index promises but no shard has.
             map["glm.lost.weight"] = shards[0]
             try JSONSerialization.data(withJSONObject: ["weight_map": map]).write(to: dir.appendingPathComponent(name))
-            assertThrows(.missingKeys(["glm.lost.weight"], file: dir.appendingPathComponent(name).path)) { try CheckpointLoader.load(dir) }
+            assertThrows(.missingKeys(["glm.lost.weight"], file: dir.appendingPathComponent(name).path)) { try CheckpointLoader.load(dir, split: GLMParameters.split(for:)) }
         }
     }
 
@@ -363,9 +364,9 @@ final class CheckpointTests: XCTestCase {
         let url = dir.appendingPathComponent("p.safetensors")
         let t = TensorData(dtype: .f32, shape: [1], floats: [1])
         try SafeTensors.write(["module.a": t, "model.glm.b": t, "c": t], to: url)
-        XCTAssertEqual(Set(try CheckpointLoader.load(url).keys), ["a", "b", "c"])
+        XCTAssertEqual(Set(try CheckpointLoader.load(url, split: GLMParameters.split(for:)).keys), ["a", "b", "c"])
         try SafeTensors.write(["glm.a": t, "a": t], to: url)
-        assertThrowsKind({ try CheckpointLoader.load(url) }, mentioning: ["glm.a"]) {
+        assertThrowsKind({ try CheckpointLoader.load(url, split: GLMParameters.split(for:)) }, mentioning: ["glm.a"]) {
             if case .duplicateKeys = $0 { return true }; return false
         }
     }
@@ -374,20 +375,30 @@ final class CheckpointTests: XCTestCase {
         var sd = try reference()
         sd.removeValue(forKey: "transformer.layers.1.mlp.dense_4h_to_h.bias")
         sd.removeValue(forKey: "word_embeddings.weight")
-        assertThrows(.missingKeys(["transformer.layers.1.mlp.dense_4h_to_h.bias", "word_embeddings.weight"], file: "m")) {
-            try CheckpointLoader.verify(sd, expected: Self.expectedShapes, source: "m")
-        }
-        sd = try reference()
         sd["transformer.final_layernorm.bias"] = TensorData(dtype: .f32, shape: [3], floats: [0, 0, 0])
-        assertThrows(.misshapedKeys(["transformer.final_layernorm.bias: expected [16], found [3]"], file: "m")) {
+        sd["pool_layer.weight"] = TensorData(dtype: .f32, shape: [1], floats: [0])
+        assertThrows(.keyMismatch(missing: ["transformer.layers.1.mlp.dense_4h_to_h.bias", "word_embeddings.weight"],
+                                  misshaped: ["transformer.final_layernorm.bias: expected [16], found [3]"],
+                                  unexpected: ["pool_layer.weight"], file: "m")) {
             try CheckpointLoader.verify(sd, expected: Self.expectedShapes, source: "m")
         }
         sd = try reference()
         sd["pool_layer.weight"] = TensorData(dtype: .f32, shape: [1], floats: [0])
-        assertThrows(.unexpectedKeys(["pool_layer.weight"], file: "m")) {
+        assertThrows(.keyMismatch(missing: [], misshaped: [], unexpected: ["pool_layer.weight"], file: "m")) {
             try CheckpointLoader.verify(sd, expected: Self.expectedShapes, source: "m")
         }
         try CheckpointLoader.verify(sd, expected: Self.expectedShapes, source: "m", allowUnexpected: true)
+        // Fewer rows are accepted only for keys declared extendable, and only fewer.
+        sd = try reference()
+        let table = "transformer.position_embeddings.weight"
+        let rows = Self.expectedShapes[table]!
+        sd[table] = TensorData(dtype: .f32, shape: [rows[0] - 2, rows[1]], floats: [Float](repeating: 0, count: (rows[0] - 2) * rows[1]))
+        try CheckpointLoader.verify(sd, expected: Self.expectedShapes, source: "m", extendableRows: [table])
+        assertThrows(.keyMismatch(missing: [], misshaped: ["\(table): expected \(rows), found [\(rows[0] - 2), \(rows[1])]"], unexpected: [], file: "m")) {
+            try CheckpointLoader.verify(sd, expected: Self.expectedShapes, source: "m")
+        }
+        sd[table] = TensorData(dtype: .f32, shape: [rows[0] + 1, rows[1]], floats: [Float](repeating: 0, count: (rows[0] + 1) * rows[1]))
+        XCTAssertThrowsError(try CheckpointLoader.verify(sd, expected: Self.expectedShapes, source: "m", extendableRows: [table]))
     }
 
     func testTensorDataConversions() throws {
@@ -423,7 +434,7 @@ final class CheckpointRobustnessTests: XCTestCase {
         let url = dir.appendingPathComponent(name)
         _ = FileManager.default.createFile(atPath: url.path, contents: Data(bytes))
         do {
-            let tensors = try CheckpointLoader.load(url)
+            let tensors = try CheckpointLoader.load(url, split: GLMParameters.split(for:))
             for t in tensors.values { XCTAssertEqual(t.floats().count, t.count) }
             return true
         } catch is CheckpointError {

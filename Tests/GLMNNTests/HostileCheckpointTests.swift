@@ -177,13 +177,14 @@ final class HostileCheckpointTests: XCTestCase {
 
     func testModelParallelShapesThatOverflowAreErrors() throws {
         let huge = try TensorData(dtype: .f32, shape: [1 << 62, 0], bytes: [])
-        XCTAssertThrowsError(try CheckpointLoader.mergeModelParallel([["word_embeddings.weight": huge], ["word_embeddings.weight": huge]], file: "ranks")) {
+        XCTAssertThrowsError(try CheckpointLoader.mergeModelParallel([["word_embeddings.weight": huge], ["word_embeddings.weight": huge]],
+                                                                 file: "ranks", split: { _ in .rows })) {
             guard case CheckpointError.inconsistentShards(_, let d) = $0 else { return XCTFail("\($0)") }
             XCTAssertTrue(d.contains("word_embeddings.weight"), d)
         }
         let wide = try TensorData(dtype: .f32, shape: [0, 1 << 62], bytes: [])
         let key = "transformer.layers.0.attention.dense.weight"
-        XCTAssertThrowsError(try CheckpointLoader.mergeModelParallel([[key: wide], [key: wide]], file: "ranks")) {
+        XCTAssertThrowsError(try CheckpointLoader.mergeModelParallel([[key: wide], [key: wide]], file: "ranks", split: { _ in .columns })) {
             guard case CheckpointError.inconsistentShards = $0 else { return XCTFail("\($0)") }
         }
         XCTAssertNil(TensorData.elementCount([1 << 62, 4]))

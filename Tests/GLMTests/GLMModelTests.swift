@@ -49,9 +49,10 @@ final class GLMModelTests: XCTestCase {
         let want = try SafeTensors.read(Self.fixtures.appendingPathComponent("case-incremental-tiny.expected.safetensors"))
         let ctx = try ParityCase(json: obj["context"]!, source: "context")
         let steps = try (obj["steps"] as! [Any]).map { try ParityCase(json: $0, source: "step") }
-        let cache = m.makeCache(batch: ctx.batch, capacity: ctx.length + steps.count)
-        guard case let .separators(seps) = ctx.mask else { return XCTFail("context uses a sep mask") }
-        let cl = try m.forward(inputIds: ctx.inputTensor(), positionIds: ctx.positionTensor(), sep: seps, cache: cache).toArray()
+        let cache = m.makeCache(rows: ctx.batch, capacity: ctx.length + steps.count)
+        let slots = CacheSlots(cache, rows: Array(0..<ctx.batch))
+        guard case .separators = ctx.mask else { return XCTFail("context uses a sep mask") }
+        let cl = try m(inputIds: ctx.inputTensor(), positionIds: ctx.positionTensor(), mask: ctx.mask, cache: slots).toArray()
         let wcl = want["context.logits"]!.floats()
         XCTAssertLessThanOrEqual(maxDiff(cl, wcl), 1e-4 * maxAbs(wcl))
         // Recompute the whole sequence without a cache (explicit mask) for the cache == recompute check.
@@ -59,7 +60,7 @@ final class GLMModelTests: XCTestCase {
         let full = try Autograd.withNoGrad { try m(inputIds: re.inputTensor(), positionIds: re.positionTensor(), mask: re.mask) }.toArray()
         let v = m.config.vocabSize, total = re.length
         for (t, st) in steps.enumerated() {
-            let got = try m.forward(inputIds: st.inputTensor(), positionIds: st.positionTensor(), sep: [0, 0], cache: cache).toArray()
+            let got = try m(inputIds: st.inputTensor(), positionIds: st.positionTensor(), mask: .separators([0, 0]), cache: slots).toArray()
             let ref = want["step.\(t).logits"]!.floats()
             XCTAssertLessThanOrEqual(maxDiff(got, ref), 1e-4 * maxAbs(ref), "step \(t)")
             for b in 0..<2 {
@@ -67,7 +68,7 @@ final class GLMModelTests: XCTestCase {
                 XCTAssertLessThanOrEqual(maxDiff(Array(got[(b * v)..<((b + 1) * v)]), row), 1e-4 * maxAbs(row), "recompute step \(t)")
             }
         }
-        XCTAssertEqual(cache.length, total)
+        XCTAssertEqual(cache.lengths, [total, total])
     }
 
     func testGreedyBlankFillingMatchesReference() throws {

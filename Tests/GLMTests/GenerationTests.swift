@@ -270,7 +270,7 @@ final class GenerationTests: XCTestCase {
 
     /// Greedy decoding without a cache: every step re-runs the whole sequence (context, earlier
     /// fills, this fill) with an explicit mask: context rows see the context, generated rows the
-    /// context and every earlier generated row (glm-spec §7.1).
+    /// context and every earlier generated row (docs/official-glm.md §7.1).
     struct RecomputeStep: StepModel {
         let model: GLMModel
         let prefix: [Int]          // context + earlier fills (sop + fed tokens)

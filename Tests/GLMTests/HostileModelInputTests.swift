@@ -58,12 +58,12 @@ final class HostileModelInputTests: XCTestCase {
         }
     }
 
-    /// The parameter count is the sum of the model's parameter shapes; memory estimates refuse
+    /// The closed-form parameter count equals the sum over the parameter table (GLMParameters); memory estimates refuse
     /// what cannot fit and accept the small model.
     func testMemoryEstimateMatchesTheModelAndRefusesImpossibleWork() throws {
         for name in ["glm-tiny", "glm-base", "glm-10b"] {
             let c = GLMConfig.presets[name]!
-            let counted = GLMModel.parameterSpecs(c).reduce(0) { $0 + $1.shape.reduce(1, *) }
+            let counted = GLMParameters.table(c).reduce(0) { $0 + $1.shape.reduce(1, *) }
             XCTAssertEqual(c.parameterCount, counted, name)
         }
         let tiny = GLMConfig.presets["glm-tiny"]!

@@ -15,7 +15,7 @@ final class TrainingStepTests: XCTestCase {
         let model = try GLMModel.load(fixtures.appendingPathComponent(spec["model"] as! String))
         let batch = try ParityCase(contentsOf: fixtures.appendingPathComponent(spec["batch"] as! String))
         let opt = AdamW(store: model.store, beta1: betas[0], beta2: betas[1], eps: hp["eps"] as! Double,
-                        weightDecay: hp["weight_decay"] as! Double)
+                        weightDecay: hp["weight_decay"] as! Double, decays: model.weightDecayFlags)
         let ids = try batch.inputTensor(), pos = try batch.positionTensor()
         let targets = try Tensor(int32: batch.targets!.flatMap { $0 }, shape: [batch.batch, batch.length])
         let mask = try Tensor(batch.lossMask!.flatMap { $0 }, shape: [batch.batch, batch.length])

@@ -22,7 +22,7 @@ func tempFolder(_ files: [String: String]) throws -> URL {
 }
 
 @Suite struct GLMLayoutTests {
-    @Test func bertIdsMatchSpec31() throws {
+    @Test func bertIdsMatchOfficialGLM3_1() throws {
         let t = try GLMTokenizer(folder: Paths.bert)
         #expect(t.family == .bertWordPiece)
         #expect(t.commands == CommandTokens(pad: 0, eos: 0, cls: 101, sep: 102, mask: 103, unk: 100, sop: 30522, eop: 30523))
@@ -38,7 +38,7 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         #expect(t.text.encode("ΣΑΣ").map { t.tokenString($0)! } == ["σ", "##α", "##ς"])
     }
 
-    @Test func gpt2IdsMatchSpec32() throws {
+    @Test func gpt2IdsMatchOfficialGLM3_2() throws {
         let t = try GLMTokenizer(folder: Paths.gpt2)
         #expect(t.family == .gpt2)
         #expect(t.commands == CommandTokens(pad: 50256, eos: 50256, cls: 50259, sep: 50261, mask: 50260, unk: 50262,
@@ -49,7 +49,7 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         #expect(t.commandList.filter(\.lstrip).map(\.token) == ["[MASK]", "[gMASK]", "[sMASK]"])
     }
 
-    @Test func robertaIdsMatchSpec33() throws {
+    @Test func robertaIdsMatchOfficialGLM3_3() throws {
         let v = SizedVocab(size: 50265, named: ["<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 50264])
         let t = try GLMTokenizer(family: .roberta, text: v)
         #expect(t.commands == CommandTokens(pad: 2, eos: 2, cls: 0, sep: 2, mask: 50264, unk: 3, sop: 50265, eop: 50266))
@@ -58,7 +58,7 @@ func tempFolder(_ files: [String: String]) throws -> URL {
         #expect(t.tokenString(2) == "[SEP]") // the official command_id_map: the last command with id 2 is sep
     }
 
-    @Test func chineseIdsMatchSpec34() throws {
+    @Test func chineseIdsMatchOfficialGLM3_4() throws {
         let v = SizedVocab(size: 50000, named: [:])
         let fixed = try GLMTokenizer(family: .chineseSPFixed, text: v)
         #expect(fixed.commands == CommandTokens(pad: 50000, eos: 50000, cls: 50002, sep: 50001, mask: 50003, unk: 50004,
@@ -110,7 +110,7 @@ func tempFolder(_ files: [String: String]) throws -> URL {
     @Test func commandTokensAreSplitOutWithLstrip() {
         let t = GLMEncodeTests.gpt2
         let enc = { (s: String) in t.text.encode(s) }
-        // §3.5: "…located in [MASK]." is enc("…located in") + [MASK] + enc(".")
+        // docs/official-glm.md §3.5: "…located in [MASK]." is enc("…located in") + [MASK] + enc(".")
         #expect(t.encode("Beijing is located in [MASK].") == enc("Beijing is located in") + [50260] + enc("."))
         #expect(t.encode("a \t [gMASK] b") == enc("a") + [50263] + enc(" b"))
         #expect(t.encode("x [sMASK]") == enc("x") + [50264])

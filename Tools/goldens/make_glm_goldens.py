@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""GLM-layer goldens: command tokens split out of text (glm-spec §3.5), from the GLM tokenizer classes
+"""GLM-layer goldens: command tokens split out of text (docs/official-glm.md §3.5), from the GLM tokenizer classes
 of SwissArmyTransformer (`pip install --no-deps SwissArmyTransformer==0.4.12`), THUDM's packaged copy of
 GLM's `data_utils/tokenization.py`. Used for BERT (GLM-Base/Large layout, Python BasicTokenizer), GPT-2 (glm-2b/10b
 layout) and the Chinese SentencePiece families (fixed layout, and the glm-10b-chinese layout where [gMASK] shares eop's id), with
@@ -13,7 +13,7 @@ command tokens [name, token, id, lstrip] and num_tokens of each).
 import argparse, importlib.util, json, os, random, shutil, sys, tempfile, types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_goldens import ADVERSARIAL, corpus_lines, ROOT, OUT, RES
+from make_goldens import ADVERSARIAL, corpus_lines, CORPUS, ROOT, OUT, RES
 
 
 def glm_module():
@@ -63,7 +63,7 @@ def texts(corpus):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "assets", "corpus"))
+    ap.add_argument("--corpus", default=CORPUS)
     a = ap.parse_args()
     mods = glm_module()
     tk = mods["tokenization"]

@@ -2,7 +2,7 @@
 """Golden ids for GLMTokenizersTests, made with the Hugging Face `tokenizers` package (Rust).
 
 Usage (from the repo root, with a venv that has `tokenizers` and `sentencepiece`):
-    python Tools/goldens/make_goldens.py [--corpus ../shared/assets/corpus]
+    python Tools/goldens/make_goldens.py [--corpus Resources/corpus]
 
 Writes Tests/GLMTokenizersTests/Goldens/{bert-base-uncased,gpt2}.jsonl: one JSON object per line,
 {"text": str, "ids": [int], "decoded": str}. `ids` carry no special tokens; `decoded` is
@@ -16,6 +16,7 @@ from tokenizers.models import BPE, WordPiece
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RES = os.path.join(ROOT, "Resources", "tokenizers")
 OUT = os.path.join(ROOT, "Tests", "GLMTokenizersTests", "Goldens")
+CORPUS = os.path.join(ROOT, "Resources", "corpus")
 
 ADVERSARIAL = [
     "", " ", "   ", "\t", "\n", "a  b   c    d", "  leading and trailing  ", "tab\there\tand\r\nCRLF",
@@ -61,14 +62,21 @@ ADVERSARIAL = [
 
 
 def corpus_lines(corpus, per_file):
+    """`per_file` evenly spaced lines of every corpus text file, in the order of the files' paths in the
+    flat layout the goldens were made from (Resources/corpus splits it into train/ and valid/, and
+    its held-out novel is one of the Austen books): the same lines, so reruns give the same goldens."""
+    held_out = {"valid/persuasion.txt": "austen/persuasion.txt"}
     files = []
     for dirpath, _, names in os.walk(corpus):
         for n in names:
-            if n.endswith(".txt") and n != "COPYING.txt":
-                files.append(os.path.join(dirpath, n))
+            if n.endswith(".txt") and "COPYING" not in n:
+                path = os.path.join(dirpath, n)
+                key = os.path.relpath(path, corpus).replace(os.sep, "/")
+                key = held_out.get(key, key[len("train/"):] if key.startswith("train/") else key)
+                files.append((key, path))
     files.sort()
     out = []
-    for f in files:
+    for _, f in files:
         with open(f, encoding="utf-8", errors="replace") as fh:
             lines = fh.read().split("\n")
         step = max(1, len(lines) // per_file)
@@ -104,7 +112,7 @@ def python_bert(vocab):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "assets", "corpus"))
+    ap.add_argument("--corpus", default=CORPUS)
     ap.add_argument("--per-file", type=int, default=60)
     a = ap.parse_args()
     lines = corpus_lines(a.corpus, a.per_file) + ADVERSARIAL

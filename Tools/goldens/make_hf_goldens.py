@@ -17,13 +17,13 @@ import argparse, json, os, sys
 from tokenizers import Tokenizer, BertWordPieceTokenizer, ByteLevelBPETokenizer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_goldens import ADVERSARIAL, corpus_lines, ROOT, OUT
+from make_goldens import ADVERSARIAL, corpus_lines, CORPUS, ROOT, OUT
 from make_sp_goldens import EXTRA
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "assets", "corpus"))
+    ap.add_argument("--corpus", default=CORPUS)
     a = ap.parse_args()
     train = [l for l in corpus_lines(a.corpus, 400) if l.strip()] + EXTRA * 20
     test = corpus_lines(a.corpus, 16) + ADVERSARIAL + EXTRA + ["<n>a<n> [MASK]y [CLS] x<|endoftext|>"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Small SentencePiece models and their goldens, made with the `sentencepiece` package (0.2.x).
 
-Usage (repo root): python Tools/goldens/make_sp_goldens.py [--corpus ../shared/assets/corpus]
+Usage (repo root): python Tools/goldens/make_sp_goldens.py [--corpus Resources/corpus]
 
 Trains three models on a slice of the bundled corpus plus a few lines in other scripts, each small
 (a few hundred KB, mostly nmt_nfkc's precompiled character map):
@@ -14,7 +14,7 @@ import argparse, io, json, os, sys
 import sentencepiece as spm
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_goldens import ADVERSARIAL, corpus_lines, ROOT, OUT
+from make_goldens import ADVERSARIAL, corpus_lines, CORPUS, ROOT, OUT
 
 EXTRA = [
     "中文字符测试，包括标点。还有数字123和English混合", "日本語のテキスト：ひらがな、カタカナ、漢字。",
@@ -25,7 +25,7 @@ EXTRA = [
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", default=os.path.join(ROOT, "..", "shared", "assets", "corpus"))
+    ap.add_argument("--corpus", default=CORPUS)
     a = ap.parse_args()
     train = [l for l in corpus_lines(a.corpus, 400) if l.strip()] + EXTRA * 20
     specs = {

@@ -10,7 +10,7 @@ Configs (GLM-Base shape: L=12, h=768, n=12, V=30592, P=512):
   decode-mems-fp32 / -bf16: the same, decoded as the official generator does (hidden-state mems,
       re-projected at every step).
   decode-fp32 / decode-bf16: batch 1, 128-token context (one bidirectional pass, sep = 128), then 64
-      greedy tokens one at a time with a per-layer K/V cache (spec §1.5: caching K/V is equivalent to
+      greedy tokens one at a time with a per-layer K/V cache (docs/official-glm.md §1.5: caching K/V is equivalent to
       caching hidden states). tokens/s = 64 / median time of the 64-token loop (context pass excluded).
 Threads: torch.set_num_threads(2) (the project's CI machine has 2 cores).
 """
@@ -136,7 +136,7 @@ def bench_decode(bf16: bool, context: int, new: int, warmup: int, steps: int):
 @torch.no_grad()
 def bench_decode_mems(bf16: bool, context: int, new: int, warmup: int, steps: int):
     """Decoding as the official `generate_samples.py` does it: the memory holds hidden states (mems,
-    spec §1.5) and every step re-normalises and re-projects all of them in every layer."""
+    docs/official-glm.md §1.5) and every step re-normalises and re-projects all of them in every layer."""
     torch.manual_seed(0)
     cfg = GLMConfig(**BASE)
     model = GLMModel(cfg).eval()

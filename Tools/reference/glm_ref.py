@@ -1,8 +1,8 @@
-"""A small PyTorch reference of GLM (Du et al., ACL 2022), written from docs/glm-spec.md §1.
+"""A small PyTorch reference of GLM (Du et al., ACL 2022), written from docs/official-glm.md §1.
 
-It is not the THUDM code (which is not available here); it follows the spec line by line so that
+It is not the THUDM code (none of it is used); it follows those notes line by line so that
 the Swift port has an independent oracle. Parameter names are the official state-dict keys
-(spec §1.1), so `model.state_dict()` is a checkpoint the official code and the HF remote code load.
+(docs/official-glm.md §1.1), so `model.state_dict()` is a checkpoint the official code and the HF remote code load.
 
 Shapes: b = batch, s = query length, m = memory length, h = hidden, n = heads, d = h / n,
 L = layers, V = vocabulary, P = max_sequence_length.
@@ -18,16 +18,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-# Masked attention logits are set to exactly this value (spec §1.2), not -inf: a fully masked row
+# Masked attention logits are set to exactly this value (docs/official-glm.md §1.2), not -inf: a fully masked row
 # therefore becomes a uniform distribution instead of NaN, and ports must reproduce that.
 MASK_VALUE = -65504.0
-# Every LayerNorm (apex FusedLayerNorm in the original) uses eps 1e-5 (spec §1.1).
+# Every LayerNorm (apex FusedLayerNorm in the original) uses eps 1e-5 (docs/official-glm.md §1.1).
 LN_EPS = 1e-5
 
 
 @dataclass
 class GLMConfig:
-    """Hugging Face GLM config field names (spec §2), plus `gelu` ("tanh" official, "erf" HF)."""
+    """Hugging Face GLM config field names (docs/official-glm.md §2), plus `gelu` ("tanh" official, "erf" HF)."""
 
     num_layers: int = 2
     hidden_size: int = 32
@@ -90,11 +90,11 @@ class SelfAttention(nn.Module):
 
         q, k, v = heads(q), heads(k), heads(v)
         if self.scale == 1.0:
-            # 1/sqrt(d) is applied to K before the matmul (spec §1.2).
+            # 1/sqrt(d) is applied to K before the matmul (docs/official-glm.md §1.2).
             scores = torch.matmul(q, k.transpose(-1, -2) / math.sqrt(self.d))
             scores = scores * mask + MASK_VALUE * (1.0 - mask)
         else:
-            # fp16 stability trick (spec §1.2): same softmax, computed on a shifted, rescaled scale.
+            # fp16 stability trick (docs/official-glm.md §1.2): same softmax, computed on a shifted, rescaled scale.
             scores = torch.matmul(q / math.sqrt(self.scale), k.transpose(-1, -2) / math.sqrt(self.d * self.scale))
             scores = scores * mask
             scores = (scores - scores.max(dim=-1, keepdim=True)[0]) * self.scale
@@ -148,7 +148,7 @@ class Transformer(nn.Module):
 
 
 def build_mask(attention_mask: torch.Tensor, b: int, s: int, m: int, dtype) -> torch.Tensor:
-    """The three mask forms of spec §1.3 → a 0/1 float mask [b|1, 1, s, m+s]."""
+    """The three mask forms of docs/official-glm.md §1.3 → a 0/1 float mask [b|1, 1, s, m+s]."""
     attention_mask = torch.as_tensor(attention_mask)
     if attention_mask.numel() == 1 or (attention_mask.dim() == 1 and attention_mask.numel() == b):
         sep = attention_mask.reshape(-1).to(torch.long)
@@ -178,7 +178,7 @@ class GLMModel(nn.Module):
 
     @torch.no_grad()
     def init_weights(self, generator: torch.Generator | None = None):
-        """Spec §1.7: N(0, σ) everywhere, N(0, σ/√(2L)) for the two output projections, biases 0, LN 1/0."""
+        """docs/official-glm.md §1.7: N(0, σ) everywhere, N(0, σ/√(2L)) for the two output projections, biases 0, LN 1/0."""
         std = self.cfg.initializer_range
         scaled = std / math.sqrt(2.0 * self.cfg.num_layers)
         for name, p in self.named_parameters():
@@ -196,7 +196,7 @@ class GLMModel(nn.Module):
 
         mems: None or L+1 tensors [b,m,h]. With return_memory, returns the new mems (old ++ current,
         untruncated): index 0 the embedding output after dropout, index i+1 layer i's output before the
-        final LN (spec §1.5).
+        final LN (docs/official-glm.md §1.5).
         """
         t = self.transformer
         b, s = input_ids.shape
@@ -217,8 +217,18 @@ class GLMModel(nn.Module):
         return out, new_mems
 
 
-def glm_loss(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
-    """Σ CE · loss_mask / Σ loss_mask (pretrain_glm.py:forward_step); targets are pre-aligned."""
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+def glm_loss(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor,
+             label_smoothing: float = 0.0) -> torch.Tensor:
+    """Σ CE · loss_mask / Σ loss_mask (pretrain_glm.py:forward_step); targets are pre-aligned.
+
+    With label_smoothing ε > 0, each position's loss is (1 − ε)·CE + ε·mean_v(−log_softmax), as the
+    official seq2seq fine-tuning computes it (spec §6.2, tasks/seq2seq/finetune.py:seq2seq_forward_step):
+    over every position, then weighted by loss_mask.
+    """
+    flat = logits.reshape(-1, logits.shape[-1])
+    ce = F.cross_entropy(flat, targets.reshape(-1), reduction="none")
+    if label_smoothing > 0:
+        smooth = -F.log_softmax(flat, dim=-1).mean(dim=-1)
+        ce = (1 - label_smoothing) * ce + label_smoothing * smooth
     lm = loss_mask.reshape(-1).to(ce.dtype)
     return (ce * lm).sum() / lm.sum()

@@ -44,7 +44,7 @@ FIRST_TEXT = 10
 
 
 def make_model(cfg: GLMConfig, seed: int) -> GLMModel:
-    """Spec §1.7 init, then perturbed so that bias, LayerNorm and attention-pattern bugs show.
+    """docs/official-glm.md §1.7 init, then perturbed so that bias, LayerNorm and attention-pattern bugs show.
 
     A freshly initialised GLM has zero biases, identity LayerNorms and near-uniform attention
     (scores ~1e-3), under which a port that drops a bias or ignores the mask could still match.
@@ -98,7 +98,7 @@ def f32t(t: torch.Tensor) -> torch.Tensor:
 
 
 def block_sample(text: list[int], spans: list[tuple[int, int]], order: list[int]):
-    """Spec §1.4: Part A = text with each span collapsed to [MASK]; Part B = spans in `order`,
+    """docs/official-glm.md §1.4: Part A = text with each span collapsed to [MASK]; Part B = spans in `order`,
     each [sop]+span with targets span+[eop], position = the span's [MASK] index, block 1..len+1."""
     spans = sorted(spans)
     part_a, mask_at, i, k = [], {}, 0, 0
@@ -178,7 +178,7 @@ def blank_case(model, model_name, case_name, seed):
     case = pad_batch(samples, S)
     case["mask_kind"] = "sep"
     run_case(model, model_name, case_name, case,
-             "Blank-infilling batch (spec §1.4 layout): per-sample sep list, shuffled Part B spans, right "
+             "Blank-infilling batch (docs/official-glm.md §1.4 layout): per-sample sep list, shuffled Part B spans, right "
              "padding (id 0, position 0/0, target 0, loss 0).")
 
 
@@ -276,7 +276,7 @@ def incremental_case(model, model_name, case_name, seed):
 
 
 def train_steps_case(model, model_name, case_name, batch_case: str, steps: int = 3):
-    """Spec §5 optimizer on one fixed batch (eval mode, no dropout), float64: per step the loss, the
+    """docs/official-glm.md §5 optimizer on one fixed batch (eval mode, no dropout), float64: per step the loss, the
     global gradient norm before clipping, clipping to 1.0, then decoupled AdamW (β 0.9/0.98, ε 1e-6,
     lr 1e-3, weight decay 0.1 except on biases and LayerNorm parameters). Expected: the parameters
     after the last step, `param.<key>`."""
@@ -343,7 +343,7 @@ def train_counting_model(cfg: GLMConfig, seed: int, steps: int = 400) -> GLMMode
 
 
 def greedy_case(model, model_name, case_name, seed, max_tokens=6):
-    """Spec §7.1 blank filling, greedy: context once bidirectionally, then each [MASK] left to right:
+    """docs/official-glm.md §7.1 blank filling, greedy: context once bidirectionally, then each [MASK] left to right:
     sop at (mask idx, 1), then greedy tokens at (mask idx, step+1), sep 0 against all memory.
     A fill stops at eop (not included in the fill) or after max_tokens tokens; the token that ends a
     fill is not fed back, the next fill starts with its own sop."""
@@ -375,7 +375,7 @@ def greedy_case(model, model_name, case_name, seed, max_tokens=6):
                     break
             fills.append(fill)
     doc = {
-        "description": "Greedy blank filling (spec §7.1) with the ids below; `fills` are the generated ids per "
+        "description": "Greedy blank filling (docs/official-glm.md §7.1) with the ids below; `fills` are the generated ids per "
                        "[MASK], left to right, eop excluded. `min_margin` is the smallest top-1/top-2 logit gap "
                        "seen, so a float32 port has room to agree.",
         "model": f"model-{model_name}",
@@ -398,7 +398,7 @@ def torch_save(obj, path, **kw):
 
 
 def mp_split(sd: dict[str, torch.Tensor], cfg: GLMConfig, world: int) -> list[dict[str, torch.Tensor]]:
-    """Inverse of the spec §8.1 merge rules."""
+    """Inverse of the docs/official-glm.md §8.1 merge rules."""
     h = cfg.hidden_size
     ranks = [{} for _ in range(world)]
     for k, v in sd.items():

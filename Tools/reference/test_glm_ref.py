@@ -1,4 +1,4 @@
-"""Self-checks of the reference against the spec's own statements (run before trusting new fixtures).
+"""Self-checks of the reference against the statements of docs/official-glm.md (run before trusting new fixtures).
 
     /root/venv-ref/bin/python Tools/reference/test_glm_ref.py
 """

@@ -23,7 +23,7 @@ public struct BlankFillingTokens: Sendable, Equatable {
         self.generationMask = generationMask ?? masks.last ?? -1
     }
 
-    /// The ids of `tokenizer`, as the official tokenizers derive them (glm-spec §3).
+    /// The ids of `tokenizer`, as the official tokenizers derive them (docs/official-glm.md §3).
     public init(tokenizer: GLMTokenizer) {
         let c = tokenizer.commands
         self.init(sop: c.sop, eop: c.eop, eos: c.eos, masks: [c.mask] + [c.sMask, c.gMask].compactMap { $0 },
@@ -50,44 +50,34 @@ public struct BlankFill: Sendable, Codable, Equatable {
     }
 }
 
-/// Fills every blank of a context as the official generator does (glm-spec §7.1): the context is
-/// encoded once bidirectionally into the KV cache; each mask, left to right, is decoded from sop
-/// at position (mask index, step+1) against everything cached so far, so later fills see earlier
-/// ones.
+/// Fills every blank of a context as the official generator does (docs/official-glm.md §7.1):
+/// the context is encoded once bidirectionally into the KV cache; each mask, left to right, is
+/// decoded from sop at position (mask index, step+1) against everything cached so far, so later
+/// fills see earlier ones.
 ///
 /// As in the official `generate_samples.py` and the PyTorch reference, the token that ends a fill
 /// (the stop token, or the last token at the length limit) is not fed to the model, so later
 /// fills see a fill without its last token when it was cut by the length limit.
-public struct BlankFiller {
+///
+/// Every method runs on ``FillEngine``, the one decoder: a batch of contexts decodes together,
+/// each getting exactly the fills it gets alone.
+public struct BlankFiller: Sendable {
     /// The model decoded, in whatever mode it is (`bf16` included); dropout is not used here.
     public let model: GLMModel
     public init(model: GLMModel) { self.model = model }
-
-    /// GLM decoding one span against a KV cache: one cache row per beam.
-    struct CachedStep: StepModel {
-        let model: GLMModel
-        var cache: KVCache
-        let maskPosition: Int
-        var width: Int { cache.batch }
-
-        mutating func step(_ tokens: [Int], step: Int) throws -> [[Float]] {
-            let b = tokens.count
-            let ids = try Tensor(int32: tokens.map(Int32.init), shape: [b, 1])
-            var pos = [Int32]()
-            for _ in 0..<b { pos += [Int32(maskPosition), Int32(step + 1)] }
-            let logits = try model.forward(inputIds: ids, positionIds: Tensor(int32: pos, shape: [b, 2, 1]),
-                                           sep: [Int32](repeating: 0, count: b), cache: cache, lastOnly: true)
-            let v = model.config.vocabSize
-            return (0..<b).map { Array(UnsafeBufferPointer(start: logits.floats + $0 * v, count: v)) }
-        }
-
-        mutating func reorder(_ sources: [Int]) throws { cache.reorder(sources) }
-    }
 
     /// The most tokens a fill may get: `config.maxNewTokens`, capped at the model's
     /// `max_sequence_length` P because a fill's block positions run 1…n in a table of P+1 rows.
     public func maxTokensPerBlank(_ config: GenerationConfig) -> Int {
         min(config.maxNewTokens, model.config.maxSequenceLength)
+    }
+
+    /// `config` with ``maxTokensPerBlank(_:)`` applied (and the minimum kept below it).
+    public func capped(_ config: GenerationConfig) -> GenerationConfig {
+        var cfg = config
+        cfg.maxNewTokens = maxTokensPerBlank(config)
+        cfg.minNewTokens = min(cfg.minNewTokens, cfg.maxNewTokens)
+        return cfg
     }
 
     /// The context ``fill(context:tokens:config:onToken:)`` decodes for `context`: unchanged when
@@ -127,62 +117,20 @@ public struct BlankFiller {
     /// positions (saying both lengths) or a bad config.
     public func fill(context: [Int], tokens: BlankFillingTokens, config: GenerationConfig,
                      onToken: ((Int, Int) -> Void)? = nil) throws -> (context: [Int], fills: [BlankFill]) {
-        try config.validate()
-        let ctx = try prepare(context: context, tokens: tokens)
-        var cfg = config
-        cfg.maxNewTokens = maxTokensPerBlank(config)
-        cfg.minNewTokens = min(cfg.minNewTokens, cfg.maxNewTokens)
-        let maskPositions = ctx.indices.filter { tokens.masks.contains(ctx[$0]) }
-        let capacity = ctx.count + maskPositions.count * (cfg.maxNewTokens + 1)
-        let cache = model.makeCache(batch: 1, capacity: capacity)
-        let n = ctx.count
-        _ = try model.forward(inputIds: Tensor(int32: ctx.map(Int32.init), shape: [1, n]),
-                              positionIds: Tensor(int32: (0..<n).map(Int32.init) + [Int32](repeating: 0, count: n), shape: [1, 2, n]),
-                              sep: [Int32(n)], cache: cache, lastOnly: true)
-        let rng = RandomState(seed: cfg.seed)
-        let stops = [tokens.eop, tokens.eos]
-        // The repetition penalty looks at the prompt's text and the fills, not at the command
-        // tokens around them ([CLS], eos, masks), which would otherwise make stopping less likely.
-        let special = Set(tokens.masks + [tokens.sop, tokens.eop, tokens.eos])
-        var history = ctx.dropFirst().filter { !special.contains($0) }
-        var fills: [BlankFill] = []
-        for (ordinal, mp) in maskPositions.enumerated() {
-            let seq: DecodedSequence
-            if cfg.usesBeamSearch {
-                let beams = max(cfg.numBeams, 1)
-                var step = CachedStep(model: model,
-                                      cache: KVCache(broadcasting: cache, to: beams, capacity: cache.length + cfg.maxNewTokens + 1),
-                                      maskPosition: mp)
-                seq = try Decoding.beamSearch(&step, first: tokens.sop, stopIds: stops, history: history, config: cfg)
-                // The chosen fill joins the context of later blanks, as the official generator keeps
-                // the chosen hypothesis's memory: sop and every token fed (not the last one at the
-                // length limit).
-                if ordinal < maskPositions.count - 1 {
-                    let fed = seq.stopToken == nil ? Array(seq.tokens.dropLast()) : seq.tokens
-                    try appendToCache(cache, [tokens.sop] + fed, maskPosition: mp)
-                }
-            } else {
-                var step = CachedStep(model: model, cache: cache, maskPosition: mp)
-                seq = try Decoding.sample(&step, first: tokens.sop, stopIds: stops, history: history, config: cfg,
-                                          rng: rng, onToken: { onToken?(ordinal, $0) })
-            }
-            history += seq.tokens
-            let stop = seq.stopToken.map { $0 == tokens.eop ? "eop" : "eos" } ?? "length"
-            fills.append(BlankFill(maskPosition: mp, maskId: ctx[mp], tokens: seq.tokens, stop: stop, score: seq.score))
-        }
-        return (ctx, fills)
+        try fill(contexts: [context], tokens: tokens, config: config, onToken: { _, b, t in onToken?(b, t) })[0]
     }
 
-    /// Fills a batch of contexts, one after another, each exactly as ``fill(context:tokens:config:onToken:)``
-    /// would alone: every prompt starts from `config.seed`, so a prompt's fills do not depend on
-    /// the rest of the batch. `onToken(prompt, blank, id)` streams tokens as they are chosen.
-    /// Every context is checked (``prepare(context:tokens:)``) before the first is decoded; errors
-    /// name the prompt ("prompt 2: …").
-    ///
-    /// Prompts run one at a time because the model's cached attention cannot yet mask the padding
-    /// that batching prompts of different lengths in one cache would need.
-    public func fill(contexts: [[Int]], tokens: BlankFillingTokens, config: GenerationConfig,
-                     onToken: ((Int, Int, Int) -> Void)? = nil) throws -> [(context: [Int], fills: [BlankFill])] {
+    /// Fills a batch of contexts together on one ``FillEngine`` (up to `maxBatch` sequences per
+    /// step), each exactly as ``fill(context:tokens:config:onToken:)`` would alone: every prompt
+    /// starts from `config.seed`, and a decoding step computes each sequence on its own, so a
+    /// prompt's fills do not depend on the rest of the batch. `onToken(prompt, blank, id)`
+    /// streams tokens as they are chosen, and `onFinished(prompt)` says when a prompt's last
+    /// fill is done (prompts finish in any order). Every context is checked
+    /// (``prepare(context:tokens:)``) before the first is decoded; errors name the prompt
+    /// ("prompt 2: …").
+    public func fill(contexts: [[Int]], tokens: BlankFillingTokens, config: GenerationConfig, maxBatch: Int = 16,
+                     onToken: ((Int, Int, Int) -> Void)? = nil,
+                     onFinished: ((Int) -> Void)? = nil) throws -> [(context: [Int], fills: [BlankFill])] {
         func numbered<T>(_ i: Int, _ body: () throws -> T) throws -> T {
             do { return try body() } catch let GLMError.invalidInput(m) where contexts.count > 1 {
                 throw GLMError.invalidInput("prompt \(i + 1): \(m)")
@@ -190,18 +138,26 @@ public struct BlankFiller {
         }
         // Every context is checked before any is decoded, so a bad last prompt costs no work.
         try config.validate()
-        for (i, ctx) in contexts.enumerated() { _ = try numbered(i) { try prepare(context: ctx, tokens: tokens) } }
-        return try contexts.enumerated().map { i, ctx in
-            try numbered(i) { try fill(context: ctx, tokens: tokens, config: config, onToken: { onToken?(i, $0, $1) }) }
+        let cfg = capped(config)
+        let prepared = try contexts.enumerated().map { i, ctx in try numbered(i) { try prepare(context: ctx, tokens: tokens) } }
+        guard !prepared.isEmpty else { return [] }
+        let needs = prepared.map { FillEngine.needs(context: $0, tokens: tokens, config: cfg) }
+        let perContext = needs[0].rows
+        let engine = try FillEngine(model: model, tokens: tokens,
+                                    rows: perContext * max(1, min(prepared.count, maxBatch / perContext)),
+                                    capacity: needs.map(\.tokens).max()!)
+        var results = [Result<FillResult, Error>?](repeating: nil, count: prepared.count)
+        for (i, ctx) in prepared.enumerated() {
+            try numbered(i) {
+                _ = try engine.submit(context: ctx, config: cfg, onToken: { onToken?(i, $0, $1) },
+                                      onFinish: { results[i] = $0; onFinished?(i) })
+            }
         }
-    }
-
-    private func appendToCache(_ cache: KVCache, _ tokens: [Int], maskPosition: Int) throws {
-        let n = tokens.count
-        var pos = [Int32](repeating: Int32(maskPosition), count: n)
-        pos += (1...n).map(Int32.init)
-        _ = try model.forward(inputIds: Tensor(int32: tokens.map(Int32.init), shape: [1, n]),
-                              positionIds: Tensor(int32: pos, shape: [1, 2, n]), sep: [0], cache: cache, lastOnly: true)
+        engine.drain()
+        return try results.enumerated().map { i, r in
+            let f = try numbered(i) { try r!.get() }
+            return (f.context, f.fills)
+        }
     }
 
     /// The context with every mask replaced by its fill.
@@ -218,8 +174,90 @@ public struct BlankFiller {
     }
 }
 
+/// A prompt with its blanks filled, as text: what ``BlankFiller/fill(texts:tokenizer:config:maxBatch:onToken:onFinished:)`` returns.
+public struct FilledText: Sendable {
+    /// The prompt as given.
+    public let prompt: String
+    /// The ids decoded: `[CLS]`, the prompt (with the generation mask added when it had no
+    /// blank), eos unless it ends with a mask.
+    public let context: [Int]
+    /// One fill per mask, left to right.
+    public let fills: [BlankFill]
+    /// The text of each fill.
+    public let fillTexts: [String]
+    /// The prompt with every blank replaced by its fill (without `[CLS]` and the trailing eos).
+    public let text: String
+
+    /// The fills of `result` spliced into its context and rendered as text by `tokenizer`: how
+    /// every caller of ``FillEngine`` (``BlankFiller``, the HTTP server) turns fills into text.
+    public init(prompt: String, result: FillResult, tokenizer: GLMTokenizer) {
+        var spliced = BlankFiller.splice(context: result.context, fills: result.fills)
+        if spliced.first == tokenizer.commands.cls { spliced.removeFirst() }
+        if spliced.last == tokenizer.commands.eos { spliced.removeLast() }
+        self.prompt = prompt
+        context = result.context
+        fills = result.fills
+        fillTexts = result.fills.map { tokenizer.decode($0.tokens) }
+        text = tokenizer.decode(spliced)
+    }
+
+    /// Generated tokens over all fills.
+    public var generatedTokens: Int { fills.reduce(0) { $0 + $1.tokens.count } }
+
+    /// The filled prompt with each fill wrapped by `mark` (e.g. `{ "[" + $0 + "]" }`), every
+    /// piece decoded on its own.
+    public func marked(tokenizer: GLMTokenizer, _ mark: (String) -> String) -> String {
+        let c = tokenizer.commands
+        func plain(_ ids: ArraySlice<Int>) -> String { tokenizer.decode(ids.filter { $0 != c.cls && $0 != c.eos }) }
+        var pieces: [String] = []
+        var next = 0
+        for (f, t) in zip(fills, fillTexts) {
+            pieces.append(plain(context[next..<f.maskPosition]))
+            pieces.append(mark(t))
+            next = f.maskPosition + 1
+        }
+        pieces.append(plain(context[next...]))
+        return pieces.filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}
+
 extension BlankFiller {
-    /// The context ids of `text` as the official generator builds them (glm-spec §7.1,
+    /// Fills the blanks of text prompts: each is tokenised as the official generator does
+    /// (``context(for:tokenizer:)``, which adds `[gMASK]` to a prompt without a blank), all are
+    /// checked, then filled together (``fill(contexts:tokens:config:maxBatch:onToken:onFinished:)``), and the
+    /// fills are spliced back and rendered as text. `onToken(prompt, blank, id)` streams tokens;
+    /// `onFinished(prompt)` says when a prompt is done.
+    ///
+    /// Throws ``GLMError/invalidInput(_:)`` naming the prompt at fault ("prompt 2: …") for an
+    /// empty prompt, a command-token look-alike, one too long for the model, or a tokenizer whose
+    /// vocabulary is larger than the model's.
+    public func fill(texts: [String], tokenizer: GLMTokenizer, config: GenerationConfig, maxBatch: Int = 16,
+                     onToken: ((Int, Int, Int) -> Void)? = nil, onFinished: ((Int) -> Void)? = nil) throws -> [FilledText] {
+        guard tokenizer.numTokens <= model.config.vocabSize else {
+            throw GLMError.invalidInput("the tokenizer has \(tokenizer.numTokens) ids but the model's vocabulary has \(model.config.vocabSize) rows; they do not belong together")
+        }
+        let contexts = try texts.enumerated().map { i, t in
+            do { return try Self.context(for: t, tokenizer: tokenizer) } catch let GLMError.invalidInput(m) where texts.count > 1 {
+                throw GLMError.invalidInput("prompt \(i + 1): \(m)")
+            }
+        }
+        let tokens = BlankFillingTokens(tokenizer: tokenizer)
+        let filled = try fill(contexts: contexts, tokens: tokens, config: config, maxBatch: maxBatch, onToken: onToken,
+                              onFinished: onFinished)
+        return zip(texts, filled).map { prompt, f in
+            FilledText(prompt: prompt, result: FillResult(context: f.context, fills: f.fills), tokenizer: tokenizer)
+        }
+    }
+
+    /// One prompt: ``fill(texts:tokenizer:config:maxBatch:onToken:onFinished:)`` with `onToken(blank, id)`.
+    public func fill(text: String, tokenizer: GLMTokenizer, config: GenerationConfig,
+                     onToken: ((Int, Int) -> Void)? = nil) throws -> FilledText {
+        try fill(texts: [text], tokenizer: tokenizer, config: config, onToken: { _, b, t in onToken?(b, t) })[0]
+    }
+}
+
+extension BlankFiller {
+    /// The context ids of `text` as the official generator builds them (docs/official-glm.md §7.1,
     /// `generate_samples.py:read_context`): `" [gMASK]"` (or `" [MASK]"` for a tokenizer without
     /// task masks) is appended when the text has no mask; then `[CLS] + enc(text)`, plus eos
     /// unless the text ends with a mask.

@@ -1,4 +1,4 @@
-/// How tokens are chosen when filling a blank (glm-spec §6.2, §7.1).
+/// How tokens are chosen when filling a blank (docs/official-glm.md §6.2, §7.1).
 ///
 /// The defaults are those of the official `scripts/generate_block.sh`: sampling at temperature
 /// 0.9 from the 40 most likely tokens, with a fixed seed so that a run can be repeated.
@@ -31,7 +31,7 @@ public struct GenerationConfig: Sendable, Codable, Equatable {
     /// picks (without a repetition penalty) and also reports the fill's score.
     public var beamSearch = false
     /// Beam score = Σ log p / length^lengthPenalty, length counting the generated tokens without
-    /// the stop token (glm-spec §6.2). > 1 favours longer fills, < 1 shorter ones, 0 none.
+    /// the stop token (docs/official-glm.md §6.2). > 1 favours longer fills, < 1 shorter ones, 0 none.
     public var lengthPenalty: Float = 1
     /// Stop a beam search as soon as `numBeams` hypotheses are finished. Off by default, as in the
     /// official generator and evaluator (`do_early_stopping=False`): the search goes on while a
@@ -43,6 +43,12 @@ public struct GenerationConfig: Sendable, Codable, Equatable {
 
     /// The official defaults above; set fields to change them.
     public init() {}
+
+    /// Bans the vocabulary padding rows `tokenizerSize..<vocabSize` (ids the tokenizer cannot
+    /// decode), as `glm generate` and `glm serve` do unless told otherwise.
+    public mutating func banPadding(tokenizerSize: Int, vocabSize: Int) {
+        if tokenizerSize < vocabSize { bannedIds += Array(tokenizerSize..<vocabSize) }
+    }
 
     /// Whether ``BlankFiller`` decodes with beam search.
     public var usesBeamSearch: Bool { numBeams > 1 || beamSearch }

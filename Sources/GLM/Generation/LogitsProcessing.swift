@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Sampling applies ``process(_:config:generated:history:stopIds:)`` to the logits, then
 /// ``sample(_:config:u:)``; beam search applies it to the log-probabilities, without
-/// renormalising, as the official evaluator's `LogitsProcessorList` does (glm-spec §6.2).
+/// renormalising, as the official evaluator's `LogitsProcessorList` does (docs/official-glm.md §6.2).
 public enum LogitsProcessing {
     /// Bans (−∞) `config.bannedIds`, the `stopIds` below `config.minNewTokens`, and tokens that
     /// would repeat an n-gram of `generated`; applies the repetition penalty to every id of
@@ -53,7 +53,7 @@ public enum LogitsProcessing {
     }
 
     /// One draw from the processed logits `row` with the uniform number `u` ∈ [0, 1), in the
-    /// official order (glm-spec §7.1): divide by the temperature, keep the top k, keep the top-p
+    /// official order (docs/official-glm.md §7.1): divide by the temperature, keep the top k, keep the top-p
     /// nucleus, then walk the cumulative distribution of what is left (most likely first, ties by
     /// lower id). Greedy configs and rows with every id banned give the argmax.
     public static func sample(_ row: [Float], config: GenerationConfig, u: Float) -> Int {

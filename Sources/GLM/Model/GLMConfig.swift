@@ -4,7 +4,7 @@ import GLMTensor
 
 /// A GLM architecture, with the field names of the Hugging Face GLM `config.json`.
 ///
-/// `vocabSize` is the padded vocabulary V (a multiple of 128, glm-spec §3) and
+/// `vocabSize` is the padded vocabulary V (a multiple of 128, docs/official-glm.md §3) and
 /// `maxSequenceLength` is P: the position tables have P+1 rows when block positions are on.
 public struct GLMConfig: Codable, Sendable, Equatable {
     public var numLayers: Int
@@ -109,7 +109,7 @@ public struct GLMConfig: Codable, Sendable, Equatable {
 }
 
 extension GLMConfig {
-    /// The released models (glm-spec §2) and small ones for tests and the embedded default.
+    /// The released models (docs/official-glm.md §2) and small ones for tests and the embedded default.
     public static let presets: [String: GLMConfig] = [
         "glm-base": GLMConfig(numLayers: 12, hiddenSize: 768, numAttentionHeads: 12, vocabSize: 30592, maxSequenceLength: 512),
         "glm-large": GLMConfig(numLayers: 24, hiddenSize: 1024, numAttentionHeads: 16, vocabSize: 30592, maxSequenceLength: 512),

@@ -2,7 +2,7 @@ import Foundation
 import GLMNN
 import GLMTensor
 
-/// One pre-LN transformer block of GLM (glm-spec §1.1–1.2).
+/// One pre-LN transformer block of GLM (docs/official-glm.md §1.1–1.2).
 struct GLMLayer: Sendable {
     let inputLayerNorm: LayerNorm
     let queryKeyValue: Linear
@@ -28,59 +28,65 @@ struct GLMLayer: Sendable {
     }
 }
 
-/// GLM exactly as the official THUDM code (glm-spec §1): word + position + block-position
-/// embeddings, pre-LN blocks with fused QKV and the separator mask, a final layer norm, and
-/// logits tied to the word embeddings.
+/// Where a forward pass reads and appends keys and values: a ``KVCache`` and, for each sequence
+/// of the batch, the cache row that holds it.
+public struct CacheSlots: Sendable {
+    public let cache: KVCache
+    /// `rows[i]` holds sequence i of the batch.
+    public let rows: [Int]
+    /// Real (unpadded) new tokens per sequence; the cache advances by these. nil: all `s`.
+    public let newTokens: [Int]?
+
+    public init(_ cache: KVCache, rows: [Int], newTokens: [Int]? = nil) {
+        self.cache = cache; self.rows = rows; self.newTokens = newTokens
+    }
+}
+
+/// GLM exactly as the official THUDM code (docs/official-glm.md §1): word + position +
+/// block-position embeddings, pre-LN blocks with fused QKV and the separator mask, a final
+/// layer norm, and logits tied to the word embeddings.
 ///
-/// Parameters live in one ``ParameterStore`` under the official state-dict keys.
+/// One forward pass serves training, evaluation, cloze scoring and decoding: every call runs
+/// ``block(_:_:mask:cache:)`` per layer, and decoding passes a ``CacheSlots`` whose attention
+/// reads the cached keys and values and appends the new ones (as mlx-swift-lm threads `cache`
+/// through its models). Parameters live in one ``ParameterStore`` under the official
+/// state-dict keys, laid out by ``GLMParameters/table(_:)``.
 public final class GLMModel: @unchecked Sendable {
     public let config: GLMConfig
     public let store: ParameterStore
+    /// The parameter table the store follows (weight decay, splits, initialisation).
+    public let parameterTable: [GLMParameter]
     let wordEmbeddings: Embedding
     let positionEmbeddings: Embedding
     let blockPositionEmbeddings: Embedding
     let layers: [GLMLayer]
     let finalLayerNorm: LayerNorm
-    /// Dropout on (training) or off (evaluation).
+    let initSeed: UInt64
+    /// Dropout on (training) or off (evaluation). Cached (decoding) passes never drop out.
     public var training = false
-    /// Run linear layers' matmuls in bf16 (f32 accumulation); call ``ParameterStore/refreshBF16()``
-    /// after every weight update.
+    /// Run linear layers' matmuls in bf16 (f32 accumulation) from the store's bf16 weight copy,
+    /// which ``AdamW/update(lr:)`` and ``loadWeights(_:source:)`` keep current.
     public var bf16 = false {
         didSet { if bf16 { store.refreshBF16() } else { store.dropBF16() } }
     }
     /// The dropout stream; part of the training state for exact resume.
     public let rng: RandomState
 
-    /// The official state-dict keys and shapes of `config` (glm-spec §1.1), in a fixed order.
-    public static func parameterSpecs(_ c: GLMConfig) -> [(name: String, shape: [Int])] {
-        let h = c.hiddenSize, p1 = c.maxSequenceLength + 1
-        var specs: [(String, [Int])] = [
-            ("word_embeddings.weight", [c.vocabSize, h]),
-            ("transformer.position_embeddings.weight", [p1, h]),
-            ("transformer.block_position_embeddings.weight", [p1, h]),
-        ]
-        for i in 0..<c.numLayers {
-            let p = "transformer.layers.\(i)."
-            specs += [
-                (p + "input_layernorm.weight", [h]), (p + "input_layernorm.bias", [h]),
-                (p + "attention.query_key_value.weight", [3 * h, h]), (p + "attention.query_key_value.bias", [3 * h]),
-                (p + "attention.dense.weight", [h, h]), (p + "attention.dense.bias", [h]),
-                (p + "post_attention_layernorm.weight", [h]), (p + "post_attention_layernorm.bias", [h]),
-                (p + "mlp.dense_h_to_4h.weight", [4 * h, h]), (p + "mlp.dense_h_to_4h.bias", [4 * h]),
-                (p + "mlp.dense_4h_to_h.weight", [h, 4 * h]), (p + "mlp.dense_4h_to_h.bias", [h]),
-            ]
-        }
-        specs += [("transformer.final_layernorm.weight", [h]), ("transformer.final_layernorm.bias", [h])]
-        return specs.map { (name: $0.0, shape: $0.1) }
+    /// A model initialised per docs/official-glm.md §1.7 from `seed`: N(0, 0.02) for embeddings,
+    /// QKV and h→4h; N(0, 0.02/√(2L)) for the two output projections; biases 0; LayerNorm 1/0.
+    public convenience init(config: GLMConfig, seed: UInt64 = 1234) throws {
+        try self.init(config: config, seed: seed, initialise: true)
     }
 
-    /// A model initialised per glm-spec §1.7 from `seed`: N(0, 0.02) for embeddings, QKV and
-    /// h→4h; N(0, 0.02/√(2L)) for the two output projections; biases 0; LayerNorm 1/0.
-    public init(config: GLMConfig, seed: UInt64 = 1234) throws {
+    /// `initialise: false` leaves every value zero, for a caller about to load all of them.
+    init(config: GLMConfig, seed: UInt64, initialise: Bool) throws {
         try config.validate()
         self.config = config
-        let store = try ParameterStore(Self.parameterSpecs(config))
+        let table = GLMParameters.table(config)
+        parameterTable = table
+        let store = try ParameterStore(table.map { (name: $0.name, shape: $0.shape) })
         self.store = store
+        initSeed = seed
         rng = RandomState(seed: seed &+ 0x9E37_79B9)
         wordEmbeddings = Embedding(weight: try store.require("word_embeddings.weight"))
         positionEmbeddings = Embedding(weight: try store.require("transformer.position_embeddings.weight"))
@@ -88,20 +94,38 @@ public final class GLMModel: @unchecked Sendable {
         layers = try (0..<config.numLayers).map { try GLMLayer(store, $0) }
         finalLayerNorm = LayerNorm(weight: try store.require("transformer.final_layernorm.weight"),
                                    bias: try store.require("transformer.final_layernorm.bias"))
-        initialize(seed: seed)
+        if initialise { for i in table.indices { initialiseRows(i, from: 0) } }
     }
 
-    private func initialize(seed: UInt64) {
+    /// The weight-decay flag of every stored parameter, in store order (for ``AdamW``).
+    public var weightDecayFlags: [Bool] { parameterTable.map(\.weightDecay) }
+
+    /// Where parameter `i`'s draws start in the initialisation stream: each normal-initialised
+    /// parameter takes the next `count` draws, in table order.
+    private lazy var streamOffsets: [UInt64] = {
+        var offset: UInt64 = 0
+        return parameterTable.map { p in
+            defer {
+                if p.initialisation == .normal || p.initialisation == .scaledNormal { offset &+= UInt64(p.shape.reduce(1, *)) }
+            }
+            return offset
+        }
+    }()
+
+    /// Sets rows `fromRow…` of parameter `i` to their initial values (all of it from row 0).
+    func initialiseRows(_ i: Int, from fromRow: Int) {
+        let spec = parameterTable[i], p = store.parameters[i]
+        let rowSize = spec.shape.dropFirst().reduce(1, *)
+        let start = fromRow * rowSize
+        guard start < p.count else { return }
+        let rest = try! p.value.reshaped([p.count]).slice(0, start..<p.count)
         let std = config.initializerRange
-        let scaled = std / Float(2 * config.numLayers).squareRoot()
-        var counter: UInt64 = 0
-        for p in store.parameters {
-            let n = p.name
-            if n.hasSuffix(".bias") { continue }   // store starts at zero
-            if n.contains("layernorm") { p.value.floats.update(repeating: 1, count: p.count); continue }
-            let s = (n.hasSuffix("attention.dense.weight") || n.hasSuffix("dense_4h_to_h.weight")) ? scaled : std
-            CounterRNG.fillNormal(p.value.floats, count: p.count, mean: 0, std: s, seed: seed, offset: counter)
-            counter &+= UInt64(p.count)
+        switch spec.initialisation {
+        case .zeros: rest.fill(0)
+        case .ones: rest.fill(1)
+        case .normal, .scaledNormal:
+            let s = spec.initialisation == .normal ? std : std / Float(2 * config.numLayers).squareRoot()
+            rest.fillNormal(std: s, seed: initSeed, offset: streamOffsets[i] &+ UInt64(start))
         }
     }
 
@@ -114,13 +138,12 @@ public final class GLMModel: @unchecked Sendable {
         guard positionIds.shape == [b, 2, s], positionIds.dtype == .i32 else {
             throw GLMError.invalidInput("position_ids must be i32 [\(b), 2, \(s)], got \(positionIds.dtype) \(positionIds.shape)")
         }
-        let ids = inputIds.contiguous()
-        for i in 0..<ids.count where ids.int32s[i] < 0 || Int(ids.int32s[i]) >= config.vocabSize {
-            throw GLMError.invalidInput("input_ids[\(i / s)][\(i % s)] = \(ids.int32s[i]) is outside the vocabulary [0, \(config.vocabSize))")
+        let ids = inputIds.toInt32Array()
+        if let i = ids.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw GLMError.invalidInput("input_ids[\(i / s)][\(i % s)] = \(ids[i]) is outside the vocabulary [0, \(config.vocabSize))")
         }
-        let pos = positionIds.contiguous()
-        for i in 0..<pos.count where pos.int32s[i] < 0 || Int(pos.int32s[i]) > config.maxSequenceLength {
-            throw GLMError.invalidInput("position_ids value \(pos.int32s[i]) is outside [0, \(config.maxSequenceLength)] (max_sequence_length)")
+        if let bad = positionIds.toInt32Array().first(where: { $0 < 0 || Int($0) > config.maxSequenceLength }) {
+            throw GLMError.invalidInput("position_ids value \(bad) is outside [0, \(config.maxSequenceLength)] (max_sequence_length)")
         }
         return (b, s)
     }
@@ -133,57 +156,95 @@ public final class GLMModel: @unchecked Sendable {
         return try Ops.add(Ops.add(words, positionEmbeddings(pos)), blockPositionEmbeddings(blk))
     }
 
-    private func dropout(_ x: Tensor, _ p: Float) throws -> Tensor {
-        training && p > 0 ? try Ops.dropout(x, p: p, rng: rng) : x
+    private func dropout(_ x: Tensor, _ p: Float, cached: Bool) throws -> Tensor {
+        training && !cached && p > 0 ? try Ops.dropout(x, p: p, rng: rng) : x
     }
 
     /// The final hidden states `[b, s, h]` after the final layer norm.
-    public func hiddenStates(inputIds: Tensor, positionIds: Tensor, mask: AttentionMask) throws -> Tensor {
+    ///
+    /// With `cache`, the new tokens run after everything the cache holds for their sequences and
+    /// their keys and values are appended (inference: no gradient, no dropout); `mask` must then
+    /// be `.separators` (`sep = s`: a bidirectional context pass, `sep = 0`: causal decoding).
+    public func hiddenStates(inputIds: Tensor, positionIds: Tensor, mask: AttentionMask,
+                             cache: CacheSlots? = nil) throws -> Tensor {
         let (b, s) = try validate(inputIds: inputIds, positionIds: positionIds)
-        let c = config
-        var x = try dropout(embed(inputIds, positionIds, b: b, s: s), c.embeddingDropoutProb)
-        for i in layers.indices { x = try block(i, x, mask: mask) }
-        return try finalLayerNorm(x)
+        guard let cache else {
+            var x = try dropout(embed(inputIds, positionIds, b: b, s: s), config.embeddingDropoutProb, cached: false)
+            for i in layers.indices { x = try block(i, x, mask: mask) }
+            return try finalLayerNorm(x)
+        }
+        guard case .separators = mask else {
+            throw GLMError.invalidInput("a cached forward pass takes separators, not an explicit mask")
+        }
+        guard cache.rows.count == b, cache.cache.layers == layers.count, cache.cache.hidden == config.hiddenSize else {
+            throw GLMError.invalidInput("the cache (\(cache.cache.layers) layers × \(cache.cache.hidden)) and its \(cache.rows.count) rows do not fit this model and a batch of \(b)")
+        }
+        let advance = cache.newTokens ?? [Int](repeating: s, count: b)
+        guard advance.count == b, advance.allSatisfy({ $0 >= 0 && $0 <= s }) else {
+            throw GLMError.invalidInput("newTokens must hold \(b) counts in [0, \(s)], got \(advance)")
+        }
+        return try Autograd.withNoGrad {
+            var x = try embed(inputIds, positionIds, b: b, s: s)
+            for i in layers.indices { x = try block(i, x, mask: mask, cache: cache) }
+            cache.cache.advance(rows: cache.rows, by: advance)
+            return try finalLayerNorm(x)
+        }
     }
 
-    /// Transformer block `i` on the residual stream `x [b, s, h]` (glm-spec §1.2 step 5).
-    public func block(_ i: Int, _ x: Tensor, mask: AttentionMask) throws -> Tensor {
+    /// Transformer block `i` on the residual stream `x [b, s, h]` (docs/official-glm.md §1.2
+    /// step 5). With `cache`, attention also sees the cached tokens and appends the new keys and
+    /// values; one token per sequence (a decoding step) computes every row on its own, so a
+    /// sequence decoded in a batch gets the numbers it gets alone.
+    public func block(_ i: Int, _ x: Tensor, mask: AttentionMask, cache: CacheSlots? = nil) throws -> Tensor {
         let c = config, layer = layers[i]
-        let a = try layer.inputLayerNorm(x)
-        let qkv = try layer.queryKeyValue(a, bf16: bf16)
-        let ctx = try Ops.attention(qkv, heads: c.numAttentionHeads, mask: mask,
+        let decoding = cache != nil && x.shape[1] == 1
+        let qkv = try layer.queryKeyValue(layer.inputLayerNorm(x), bf16: bf16, rowwise: decoding)
+        let ctx: Tensor
+        if let cache, case let .separators(seps) = mask {
+            ctx = try Ops.attention(qkv, heads: c.numAttentionHeads, separators: seps, cache: cache.cache, layer: i, rows: cache.rows)
+        } else {
+            ctx = try Ops.attention(qkv, heads: c.numAttentionHeads, mask: mask,
                                     dropout: training ? c.attentionDropoutProb : 0, rng: rng)
-        let x1 = try Ops.add(x, dropout(layer.dense(ctx, bf16: bf16), c.outputDropoutProb))
-        let m = try layer.postAttentionLayerNorm(x1)
-        let u = try Ops.gelu(layer.denseHTo4H(m, bf16: bf16), approximation: c.gelu)
-        return try Ops.add(x1, dropout(layer.dense4HToH(u, bf16: bf16), c.outputDropoutProb))
+        }
+        let cached = cache != nil
+        let x1 = try Ops.add(x, dropout(layer.dense(ctx, bf16: bf16, rowwise: decoding), c.outputDropoutProb, cached: cached))
+        let u = try Ops.gelu(layer.denseHTo4H(layer.postAttentionLayerNorm(x1), bf16: bf16, rowwise: decoding), approximation: c.gelu)
+        return try Ops.add(x1, dropout(layer.dense4HToH(u, bf16: bf16, rowwise: decoding), c.outputDropoutProb, cached: cached))
     }
 
-    /// Logits `[b·s, V]` (`h_out · Eᵀ`, tied to the word embeddings, no bias).
-    public func callAsFunction(inputIds: Tensor, positionIds: Tensor, mask: AttentionMask) throws -> Tensor {
-        try logits(hiddenStates: hiddenStates(inputIds: inputIds, positionIds: positionIds, mask: mask))
+    /// Logits `[b·s, V]` (`h_out · Eᵀ`, tied to the word embeddings, no bias); with `cache`, as
+    /// ``hiddenStates(inputIds:positionIds:mask:cache:)``, and `lastOnly` keeps each sequence's
+    /// last position (`[b, V]`, what a decoding step needs).
+    public func callAsFunction(inputIds: Tensor, positionIds: Tensor, mask: AttentionMask,
+                               cache: CacheSlots? = nil, lastOnly: Bool = false) throws -> Tensor {
+        let hOut = try hiddenStates(inputIds: inputIds, positionIds: positionIds, mask: mask, cache: cache)
+        let b = hOut.shape[0], s = hOut.shape[1]
+        let rows = lastOnly ? (0..<b).map { $0 * s + s - 1 } : nil
+        if cache != nil { return try Autograd.withNoGrad { try logits(hiddenStates: hOut, rows: rows, rowwise: s == 1) } }
+        return try logits(hiddenStates: hOut, rows: rows)
     }
 
     /// The vocabulary projection `h · Eᵀ` (tied to the word embeddings, no bias) of final hidden
-    /// states `[b, s, h]` (from ``hiddenStates(inputIds:positionIds:mask:)``): logits `[b·s, V]`,
-    /// or `[rows.count, V]` for the flattened rows `rows` (row `i·s + t` is sample i, position t)
-    /// in that order. Heads that read a few positions (cloze scoring, the loss) pass `rows`, so
-    /// the V-wide projection runs only where it is needed.
-    public func logits(hiddenStates hOut: Tensor, rows: [Int]? = nil) throws -> Tensor {
+    /// states `[b, s, h]` (from ``hiddenStates(inputIds:positionIds:mask:cache:)``): logits
+    /// `[b·s, V]`, or `[rows.count, V]` for the flattened rows `rows` (row `i·s + t` is sample i,
+    /// position t) in that order. Heads that read a few positions (cloze scoring, the loss) pass
+    /// `rows`, so the V-wide projection runs only where it is needed. `rowwise` computes every
+    /// row on its own (decoding; see ``Ops/linear(_:weight:bias:weightBF16:rowwise:)``).
+    public func logits(hiddenStates hOut: Tensor, rows: [Int]? = nil, rowwise: Bool = false) throws -> Tensor {
         var flat = try hOut.reshaped([-1, config.hiddenSize])
         if let rows {
             let n = flat.shape[0]
             if let bad = rows.first(where: { $0 < 0 || $0 >= n }) {
                 throw GLMError.invalidInput("row \(bad) is outside the \(n) rows of the hidden states")
             }
-            flat = try Ops.gatherRows(flat, indices: rows)
+            if rows != Array(0..<n) { flat = try Ops.gatherRows(flat, indices: rows) }
         }
         return try Ops.linear(flat, weight: wordEmbeddings.weight.value,
-                              weightBF16: bf16 ? wordEmbeddings.weight.bf16 : nil)
+                              weightBF16: bf16 ? wordEmbeddings.weight.bf16 : nil, rowwise: rowwise)
     }
 
-    /// The pretraining loss `Σ CE·loss_mask / Σ loss_mask` (glm-spec §4.2) as a scalar `[1]`.
-    /// `targets` i32 and `lossMask` f32, both `[b, s]`.
+    /// The pretraining loss `Σ CE·loss_mask / Σ loss_mask` (docs/official-glm.md §4.2) as a
+    /// scalar `[1]`. `targets` i32 and `lossMask` f32, both `[b, s]`.
     ///
     /// Only rows with a non-zero loss mask reach the vocabulary projection: the others contribute
     /// nothing to the loss or its gradient, and in a blank-infilling batch they are most rows.
@@ -193,12 +254,17 @@ public final class GLMModel: @unchecked Sendable {
               targets.dtype == .i32, lossMask.dtype == .f32 else {
             throw GLMError.invalidInput("targets (i32) \(targets.shape) and loss_mask (f32) \(lossMask.shape) must match input_ids \(inputIds.shape)")
         }
-        let lm = lossMask.contiguous(), tg = targets.contiguous()
-        let rows = (0..<lm.count).filter { lm.floats[$0] != 0 }
+        let lm = lossMask.toArray(), tg = targets.toInt32Array()
+        let rows = lm.indices.filter { lm[$0] != 0 }
         let hOut = try hiddenStates(inputIds: inputIds, positionIds: positionIds, mask: mask)
         let logits = try self.logits(hiddenStates: hOut, rows: rows)
-        let t = try Tensor(int32: rows.map { tg.int32s[$0] }, shape: [rows.count])
-        let m = try Tensor(rows.map { lm.floats[$0] }, shape: [rows.count])
+        let t = try Tensor(int32: rows.map { tg[$0] }, shape: [rows.count])
+        let m = try Tensor(rows.map { lm[$0] }, shape: [rows.count])
         return try Ops.crossEntropy(logits, targets: t, lossMask: m, overwriteLogits: true)
+    }
+
+    /// An empty cache for `rows` sequences of up to `capacity` tokens each.
+    public func makeCache(rows: Int, capacity: Int) -> KVCache {
+        KVCache(rows: rows, capacity: capacity, layers: config.numLayers, hidden: config.hiddenSize)
     }
 }

@@ -7,8 +7,9 @@ extension GLMModel {
     /// Loads a model from a Hugging Face shaped folder (`config.json` + `model.safetensors` or
     /// `pytorch_model.bin`), an official checkpoint folder (`latest_checkpointed_iteration.txt` +
     /// `<tag>/mp_rank_0N_model_states.pt`, with `config.json` beside it or `config` given), or a
-    /// single checkpoint file with `config` given or a `config.json` next to it.
-    public static func load(_ url: URL, config: GLMConfig? = nil) throws -> GLMModel {
+    /// single checkpoint file with `config` given or a `config.json` next to it. `seed` seeds the
+    /// dropout stream (and the rows of a position table longer than the checkpoint's).
+    public static func load(_ url: URL, config: GLMConfig? = nil, seed: UInt64 = 1234) throws -> GLMModel {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw GLMError.io(url.path, "no such file or folder")
@@ -23,40 +24,32 @@ extension GLMModel {
             cfg = try GLMConfig.load(c)
         }
         try cfg.checkMemory(batch: 0, sequence: 0, workload: .inference, for: "loading the model \(url.path)")
-        let model = try GLMModel(config: cfg)
+        let model = try GLMModel(config: cfg, seed: seed, initialise: false)
         let tensors: [String: TensorData]
-        do { tensors = try CheckpointLoader.load(url) } catch { throw GLMError.checkpoint("\(error)") }
+        do { tensors = try CheckpointLoader.load(url, split: GLMParameters.split(for:)) } catch { throw GLMError.checkpoint("\(error)") }
         try model.loadWeights(tensors, source: url.path)
         return model
     }
 
     /// Copies `tensors` (official keys, any float dtype) into the parameters.
     ///
-    /// Missing, unexpected and misshaped keys are all reported in one error. Position tables with
-    /// fewer rows than P+1 keep their freshly initialised rows beyond the checkpoint's, as the
-    /// official `load_pretrained` does (glm-spec §2).
+    /// Missing, unexpected and misshaped keys are all reported in one error
+    /// (``CheckpointLoader/verify(_:expected:source:extendableRows:allowUnexpected:)``). Position
+    /// tables with fewer rows than P+1 get their initial values in the rows beyond the
+    /// checkpoint's, as the official `load_pretrained` does (docs/official-glm.md §2).
     public func loadWeights(_ tensors: [String: TensorData], source: String = "checkpoint") throws {
-        var missing: [String] = [], misshaped: [String] = []
-        let known = Set(store.parameters.map(\.name))
-        let unexpected = tensors.keys.filter { !known.contains($0) }.sorted()
-        for p in store.parameters {
-            guard let t = tensors[p.name] else { missing.append(p.name); continue }
-            if t.shape == p.shape { continue }
-            let isPositionTable = p.name.hasSuffix("position_embeddings.weight")
-            if isPositionTable, t.shape.count == 2, t.shape[1] == p.shape[1], t.shape[0] < p.shape[0] { continue }
-            misshaped.append("\(p.name): checkpoint \(t.shape), model \(p.shape)")
+        let expected = Dictionary(uniqueKeysWithValues: parameterTable.map { ($0.name, $0.shape) })
+        let extendable = Set(parameterTable.filter(\.extendableRows).map(\.name))
+        do {
+            try CheckpointLoader.verify(tensors, expected: expected, source: source, extendableRows: extendable)
+        } catch {
+            throw GLMError.checkpoint("\(error) (model: \(config.numLayers) layers, hidden \(config.hiddenSize), vocab \(config.vocabSize))")
         }
-        guard missing.isEmpty, unexpected.isEmpty, misshaped.isEmpty else {
-            var parts: [String] = []
-            if !missing.isEmpty { parts.append("missing keys: " + missing.joined(separator: ", ")) }
-            if !unexpected.isEmpty { parts.append("unexpected keys: " + unexpected.joined(separator: ", ")) }
-            if !misshaped.isEmpty { parts.append("misshaped keys: " + misshaped.joined(separator: "; ")) }
-            throw GLMError.checkpoint("\(source) does not fit this model (\(config.numLayers) layers, hidden \(config.hiddenSize), vocab \(config.vocabSize)): " + parts.joined(separator: "; "))
-        }
-        for p in store.parameters {
+        for (i, p) in store.parameters.enumerated() {
             let t = tensors[p.name]!
             let values = t.floats()
-            values.withUnsafeBufferPointer { p.value.floats.update(from: $0.baseAddress!, count: values.count) }
+            try p.value.reshaped([p.count]).slice(0, 0..<values.count).assign(values)
+            if values.count < p.count { initialiseRows(i, from: t.shape[0]) }
         }
         if bf16 { store.refreshBF16() }
     }
@@ -65,8 +58,7 @@ extension GLMModel {
     public func stateDict() -> [String: TensorData] {
         var out: [String: TensorData] = [:]
         for p in store.parameters {
-            out[p.name] = TensorData(dtype: .f32, shape: p.shape,
-                                     floats: Array(UnsafeBufferPointer(start: p.value.floats, count: p.count)))
+            out[p.name] = TensorData(dtype: .f32, shape: p.shape, floats: p.value.toArray())
         }
         return out
     }

@@ -19,12 +19,11 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case unsupportedPickle(file: String, detail: String)
     /// A zip entry is compressed or encrypted; `torch.save` always stores entries uncompressed.
     case compressedEntry(file: String, entry: String, method: Int)
-    /// Keys a model needs that the checkpoint lacks.
+    /// Keys a sharded checkpoint's index names that its shards lack.
     case missingKeys([String], file: String)
-    /// Keys the checkpoint has that the model does not know.
-    case unexpectedKeys([String], file: String)
-    /// Keys whose shape differs from the model's: `key: expected → found` per entry.
-    case misshapedKeys([String], file: String)
+    /// A state dict that does not fit a model: keys it needs that the checkpoint lacks, keys
+    /// whose shape differs (`key: expected …, found …`), and keys the model does not know.
+    case keyMismatch(missing: [String], misshaped: [String], unexpected: [String], file: String)
     /// Two keys became the same name once `glm.`/`module.`/`model.` prefixes were stripped.
     case duplicateKeys([String], file: String)
     /// A folder holds nothing this loader recognises as a checkpoint.
@@ -47,8 +46,12 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case .compressedEntry(let f, let e, let m):
             return "\(f): zip entry '\(e)' is compressed or encrypted (method \(m)); torch.save writes stored entries only"
         case .missingKeys(let k, let f): return "\(f): missing keys: \(k.joined(separator: ", "))"
-        case .unexpectedKeys(let k, let f): return "\(f): unexpected keys: \(k.joined(separator: ", "))"
-        case .misshapedKeys(let k, let f): return "\(f): keys with the wrong shape: \(k.joined(separator: "; "))"
+        case let .keyMismatch(missing, misshaped, unexpected, f):
+            var parts: [String] = []
+            if !missing.isEmpty { parts.append("missing keys: " + missing.joined(separator: ", ")) }
+            if !misshaped.isEmpty { parts.append("keys with the wrong shape: " + misshaped.joined(separator: "; ")) }
+            if !unexpected.isEmpty { parts.append("unexpected keys: " + unexpected.joined(separator: ", ")) }
+            return "\(f): does not fit the model: " + parts.joined(separator: "; ")
         case .duplicateKeys(let k, let f): return "\(f): keys collide after prefix stripping: \(k.joined(separator: ", "))"
         case .noCheckpoint(let f, let d): return "\(f): no checkpoint found (\(d))"
         case .inconsistentShards(let f, let d): return "\(f): model-parallel shards do not merge (\(d))"

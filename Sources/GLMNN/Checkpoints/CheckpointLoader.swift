@@ -2,8 +2,22 @@ import Foundation
 import GLMSystem
 import GLMTensor
 
-/// Finds and reads a GLM checkpoint in any of the layouts GLM weights are shipped in, and returns
-/// one state dict under the official key names (spec §1.1, §8).
+/// How official model-parallel checkpoints split a tensor across ranks, and so how their parts
+/// are put back together (the inverse of the official `change_mp.py`; docs/official-glm.md §8.1).
+public enum ShardSplit: Sendable, Equatable {
+    /// Every rank holds the whole tensor; one copy is kept.
+    case replicated
+    /// Ranks hold consecutive blocks of rows (the first dimension): concatenate rows.
+    case rows
+    /// Ranks hold consecutive blocks of columns of a 2-D weight: concatenate columns.
+    case columns
+    /// Each rank's rows are `parts` equal blocks (the fused Q, K, V projection: rank r holds
+    /// [Q_r; K_r; V_r]): concatenate every rank's first block, then every rank's second, ….
+    case interleavedRows(Int)
+}
+
+/// Finds and reads a checkpoint in any of the layouts GLM weights are shipped in, and returns
+/// one state dict under the official key names (docs/official-glm.md §1.1, §8).
 public enum CheckpointLoader {
     /// Loads a state dict from a file or a folder.
     ///
@@ -13,15 +27,18 @@ public enum CheckpointLoader {
     /// 2. `pytorch_model.bin`, or the shards listed by `pytorch_model.bin.index.json`;
     /// 3. the official layout: `latest_checkpointed_iteration.txt` (or DeepSpeed's `latest`) names
     ///    a tag folder holding `mp_rank_00_model_states.pt` (and `_01`, … for model parallelism,
-    ///    merged per spec §8.1); without a tracker file, the folder itself is taken as the tag folder.
+    ///    merged per docs/official-glm.md §8.1); without a tracker file, the folder itself is taken as the tag folder.
     ///
     /// Keys are normalised: leading `glm.` (Hugging Face wrapper), `module.` (DataParallel,
     /// DeepSpeed) and `model.` (classification wrappers) prefixes are stripped, repeatedly.
     ///
+    /// `split` says how each key was split across model-parallel ranks (the model's own rule,
+    /// e.g. `GLMParameters.split(for:)`); it is used only for folders with several ranks.
+    ///
     /// - Throws: ``CheckpointError`` — `noCheckpoint` for a folder with none of the above,
     ///   `duplicateKeys` when stripping makes two keys equal, `inconsistentShards` for MP ranks that
     ///   do not merge, and any reader error, naming the file.
-    public static func load(_ url: URL) throws -> [String: TensorData] {
+    public static func load(_ url: URL, split: (String) -> ShardSplit = { _ in .replicated }) throws -> [String: TensorData] {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw CheckpointError.fileNotFound(file: url.path)
@@ -61,7 +78,7 @@ public enum CheckpointLoader {
         }
         let parts = try ranks.map { try normalise(PyTorchCheckpoint.read($0), file: $0.path) }
         if parts.count == 1 { return parts[0] }
-        return try mergeModelParallel(parts, file: tagFolder.path)
+        return try mergeModelParallel(parts, file: tagFolder.path, split: split)
     }
 
     /// Strips one leading wrapper prefix (`glm.`, `module.`, `model.`) at a time until none is left.
@@ -73,35 +90,37 @@ public enum CheckpointLoader {
         }
     }
 
-    /// Checks a state dict against the names and shapes a model expects.
+    /// Checks a state dict against the names and shapes a model expects: the one key check of
+    /// the project, reporting every missing, misshaped and unexpected key in one error.
     ///
     /// - Parameters:
     ///   - expected: every parameter the model needs, with its shape.
+    ///   - extendableRows: keys that may hold fewer rows than expected (same trailing dimensions);
+    ///     the caller keeps its own values for the rest.
     ///   - allowUnexpected: accept extra keys (the official loader uses `strict=False`).
     ///   - source: the file or folder the tensors came from, for the error message.
-    /// - Throws: `missingKeys`, then `misshapedKeys`, then `unexpectedKeys`, each listing every offending key, sorted.
+    /// - Throws: ``CheckpointError/keyMismatch(missing:misshaped:unexpected:file:)``, each list sorted.
     public static func verify(_ tensors: [String: TensorData], expected: [String: [Int]], source: String,
-                              allowUnexpected: Bool = false) throws {
+                              extendableRows: Set<String> = [], allowUnexpected: Bool = false) throws {
         let missing = expected.keys.filter { tensors[$0] == nil }.sorted()
-        if !missing.isEmpty { throw CheckpointError.missingKeys(missing, file: source) }
         let misshaped = expected.compactMap { k, shape -> String? in
-            let found = tensors[k]!.shape
-            return found == shape ? nil : "\(k): expected \(shape), found \(found)"
+            guard let found = tensors[k]?.shape, found != shape else { return nil }
+            if extendableRows.contains(k), found.count == shape.count, found.count >= 1,
+               found.dropFirst() == shape.dropFirst(), found[0] <= shape[0] { return nil }
+            return "\(k): expected \(shape), found \(found)"
         }.sorted()
-        if !misshaped.isEmpty { throw CheckpointError.misshapedKeys(misshaped, file: source) }
-        if !allowUnexpected {
-            let unexpected = tensors.keys.filter { expected[$0] == nil }.sorted()
-            if !unexpected.isEmpty { throw CheckpointError.unexpectedKeys(unexpected, file: source) }
+        let unexpected = allowUnexpected ? [] : tensors.keys.filter { expected[$0] == nil }.sorted()
+        if !missing.isEmpty || !misshaped.isEmpty || !unexpected.isEmpty {
+            throw CheckpointError.keyMismatch(missing: missing, misshaped: misshaped, unexpected: unexpected, file: source)
         }
     }
 
-    /// Merges model-parallel rank state dicts into one (spec §8.1, the inverse of `change_mp.py`'s split):
-    /// `word_embeddings.weight` and `mlp.dense_h_to_4h.{weight,bias}` concatenate rows;
-    /// `attention.query_key_value.{weight,bias}` (rank r holds [Q_r; K_r; V_r]) concatenate all Q parts,
-    /// then all K parts, then all V parts; `attention.dense.weight` and `mlp.dense_4h_to_h.weight`
-    /// concatenate columns; everything else is replicated and rank 0's copy is kept (its shape must
-    /// agree on every rank: an unknown split key would otherwise be silently truncated).
-    public static func mergeModelParallel(_ ranks: [[String: TensorData]], file: String) throws -> [String: TensorData] {
+    /// Merges model-parallel rank state dicts into one (docs/official-glm.md §8.1, the inverse of
+    /// the official `change_mp.py` split), each key as `split` says. A replicated key must have
+    /// the same shape on every rank: a key split by a rule the caller does not know would
+    /// otherwise be silently truncated.
+    public static func mergeModelParallel(_ ranks: [[String: TensorData]], file: String,
+                                          split: (String) -> ShardSplit) throws -> [String: TensorData] {
         guard let first = ranks.first else { throw CheckpointError.inconsistentShards(file: file, detail: "no ranks") }
         for (r, part) in ranks.enumerated() where Set(part.keys) != Set(first.keys) {
             let diff = Set(part.keys).symmetricDifference(first.keys).sorted()
@@ -113,22 +132,23 @@ public enum CheckpointLoader {
             guard parts.allSatisfy({ $0.dtype == parts[0].dtype }) else {
                 throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' has different dtypes across ranks")
             }
-            if key == "word_embeddings.weight" || key.contains("mlp.dense_h_to_4h.") {
+            switch split(key) {
+            case .rows:
                 out[key] = try concatRows(parts, key: key, file: file)
-            } else if key.contains("attention.query_key_value.") {
-                // Split each rank's rows into its Q, K and V thirds, then stack Q parts, K parts, V parts.
-                var thirds: [[TensorData]] = [[], [], []]
+            case let .interleavedRows(n):
+                // Split each rank's rows into its n blocks, then stack block 0 of every rank, block 1, ….
+                var blocks = [[TensorData]](repeating: [], count: n)
                 for p in parts {
-                    guard let rows = p.shape.first, rows % 3 == 0 else {
-                        throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' has \(p.shape.first ?? 0) rows, not a multiple of 3")
+                    guard let rows = p.shape.first, n > 0, rows % n == 0 else {
+                        throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' has \(p.shape.first ?? 0) rows, not a multiple of \(n)")
                     }
-                    let chunks = splitRows(p, into: 3)
-                    for i in 0..<3 { thirds[i].append(chunks[i]) }
+                    let chunks = splitRows(p, into: n)
+                    for i in 0..<n { blocks[i].append(chunks[i]) }
                 }
-                out[key] = try concatRows(thirds[0] + thirds[1] + thirds[2], key: key, file: file)
-            } else if key.hasSuffix("attention.dense.weight") || key.hasSuffix("mlp.dense_4h_to_h.weight") {
+                out[key] = try concatRows(blocks.flatMap { $0 }, key: key, file: file)
+            case .columns:
                 out[key] = try concatColumns(parts, key: key, file: file)
-            } else {
+            case .replicated:
                 guard parts.allSatisfy({ $0.shape == parts[0].shape }) else {
                     throw CheckpointError.inconsistentShards(file: file, detail: "'\(key)' is not a known split parameter but its shapes differ across ranks: \(parts.map(\.shape))")
                 }

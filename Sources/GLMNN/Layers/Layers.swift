@@ -10,9 +10,10 @@ public struct Linear: Sendable {
         self.bias = bias
     }
 
-    /// Applies the layer; `bf16` runs the matmuls on the store's bf16 weight copy when present.
-    public func callAsFunction(_ x: Tensor, bf16: Bool = false) throws -> Tensor {
-        try Ops.linear(x, weight: weight.value, bias: bias?.value, weightBF16: bf16 ? weight.bf16 : nil)
+    /// Applies the layer; `bf16` runs the matmuls on the store's bf16 weight copy when present;
+    /// `rowwise` computes each row on its own (decoding, see ``Ops/linear(_:weight:bias:weightBF16:rowwise:)``).
+    public func callAsFunction(_ x: Tensor, bf16: Bool = false, rowwise: Bool = false) throws -> Tensor {
+        try Ops.linear(x, weight: weight.value, bias: bias?.value, weightBF16: bf16 ? weight.bf16 : nil, rowwise: rowwise)
     }
 }
 

@@ -15,34 +15,33 @@ public final class AdamW: @unchecked Sendable {
     /// First and second moments, `[store.totalCount]` each.
     public let m: Tensor
     public let v: Tensor
-    /// Parameters that receive weight decay (GLM: everything but biases and LayerNorm weights).
+    /// Parameters that receive weight decay, parallel to the store's parameters.
     public let decays: [Bool]
     private let store: ParameterStore
 
+    /// `decays[i]` says whether `store.parameters[i]` gets weight decay (the model's rule, e.g.
+    /// GLM's table: not on biases or LayerNorm parameters); nil decays every parameter.
     public init(store: ParameterStore, beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8,
-                weightDecay: Double = 0.01, decay: (Parameter) -> Bool = AdamW.glmDecayRule) {
+                weightDecay: Double = 0.01, decays: [Bool]? = nil) {
+        precondition(decays == nil || decays!.count == store.parameters.count, "one decay flag per parameter")
         self.store = store
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         m = Tensor.zeros([store.totalCount])
         v = Tensor.zeros([store.totalCount])
-        decays = store.parameters.map(decay)
+        self.decays = decays ?? store.parameters.map { _ in true }
     }
 
-    /// GLM's rule (`glm_get_params_for_weight_decay_optimization`): no decay on biases or on any
-    /// LayerNorm parameter.
-    public static func glmDecayRule(_ p: Parameter) -> Bool {
-        !(p.name.hasSuffix(".bias") || p.name.contains("layernorm"))
-    }
-
-    /// One update with learning rate `lr` from the gradients in the store.
+    /// One update with learning rate `lr` from the gradients in the store; the store's bf16
+    /// weight copy, when it keeps one, is refreshed from the new values.
     public func update(lr: Double) {
         step += 1
         for (i, p) in store.parameters.enumerated() {
-            Backend.current.adamW(params: store.values.floats + p.offset, grads: store.grads.floats + p.offset,
-                             m: m.floats + p.offset, v: v.floats + p.offset, count: p.count,
-                             lr: lr, beta1: beta1, beta2: beta2, eps: eps,
-                             weightDecay: decays[i] ? weightDecay : 0, step: step, gradScale: 1)
+            // Views of store-sized buffers always fit their parameter, so this cannot throw.
+            try! Ops.adamW(param: store.view(of: store.values, p), grad: store.view(of: store.grads, p),
+                           m: store.view(of: m, p), v: store.view(of: v, p), lr: lr, beta1: beta1, beta2: beta2,
+                           eps: eps, weightDecay: decays[i] ? weightDecay : 0, step: step)
         }
+        if store.bf16Values != nil { store.refreshBF16() }
     }
 
     /// Restores the step count (with ``m`` and ``v`` filled by the caller) when resuming.
@@ -53,5 +52,5 @@ public final class AdamW: @unchecked Sendable {
 /// `torch.nn.utils.clip_grad_norm_`; returns the norm before clipping.
 @discardableResult
 public func clipGradNorm(_ store: ParameterStore, maxNorm: Float) -> Float {
-    Backend.current.clipGradNorm(store.grads.floats, count: store.totalCount, maxNorm: maxNorm)
+    Ops.clipGradNorm(store.grads, maxNorm: maxNorm)
 }

@@ -120,3 +120,84 @@ extension Ops {
         }
     }
 }
+
+extension Ops {
+    /// GLM self-attention of new tokens against a ``KVCache`` (inference: nothing is recorded for
+    /// backward). `qkv [b, s, 3h]` holds the projections of `s` new tokens for each of `b`
+    /// sequences, sequence i living in cache row `rows[i]`.
+    ///
+    /// The new keys and values are written after each sequence's cached tokens (the caller
+    /// advances the lengths once every layer has run). A new token sees every cached token, and
+    /// the new tokens see each other by GLM's separator rule, new key j visible to new query i iff
+    /// j < sep or j ≤ i: `sep = s` is the bidirectional context pass, `sep = 0` causal decoding.
+    /// Right-padded inputs stay invisible to a sequence's real tokens as long as its sep does
+    /// not exceed its real length.
+    ///
+    /// One token per sequence (a decoding step) runs ``CPUKernels/attentionDecode(q:ldq:keys:values:rowStride:rows:totals:b:heads:d:h:scale:out:)``,
+    /// whose result per sequence does not depend on the batch; longer inputs run the same GEMMs
+    /// and masked softmax as ``attention(_:heads:mask:dropout:rng:)``, one sequence at a time.
+    public static func attention(_ qkv: Tensor, heads: Int, separators: [Int32], cache: KVCache, layer: Int,
+                                 rows: [Int]) throws -> Tensor {
+        guard qkv.rank == 3, heads > 0, qkv.shape[2] == 3 * cache.hidden, cache.hidden % heads == 0 else {
+            throw TensorError.invalidArgument(op: "attention", message: "qkv shape \(qkv.shape) is not [b, s, 3·\(cache.hidden)] for \(heads) heads")
+        }
+        try checkF32("attention", qkv)
+        let b = qkv.shape[0], s = qkv.shape[1], h = cache.hidden, d = h / heads
+        guard layer >= 0 && layer < cache.layers else {
+            throw TensorError.invalidArgument(op: "attention", message: "layer \(layer) outside the cache's \(cache.layers) layers")
+        }
+        guard rows.count == b, separators.count == b else {
+            throw TensorError.invalidArgument(op: "attention", message: "\(b) sequences need \(b) cache rows and separators, got \(rows.count) and \(separators.count)")
+        }
+        guard Set(rows).count == b, rows.allSatisfy({ $0 >= 0 && $0 < cache.rows }) else {
+            throw TensorError.invalidArgument(op: "attention", message: "cache rows \(rows) must be distinct and in [0, \(cache.rows))")
+        }
+        if let bad = separators.first(where: { $0 < 0 || Int($0) > s }) {
+            throw TensorError.invalidArgument(op: "attention", message: "separator \(bad) outside [0, \(s)]")
+        }
+        if let r = rows.first(where: { cache.lengths[$0] + s > cache.capacity }) {
+            throw TensorError.invalidArgument(op: "attention", message: "cache row \(r) holds \(cache.lengths[r]) of \(cache.capacity) tokens; \(s) more do not fit")
+        }
+        let x = qkv.contiguous()
+        let q = x.floats, ld = 3 * h, stride = cache.capacity * h
+        let kc = cache.keys[layer].floats, vc = cache.values[layer].floats
+        for (i, r) in rows.enumerated() {
+            for t in 0..<s {
+                let src = q + (i * s + t) * ld, row = r * stride + (cache.lengths[r] + t) * h
+                (kc + row).update(from: src + h, count: h)
+                (vc + row).update(from: src + 2 * h, count: h)
+            }
+        }
+        let scale = 1 / Float(d).squareRoot()
+        let ctx = Tensor(uninitialized: [b, s, h])
+        if s == 1 {
+            let totals = rows.map { cache.lengths[$0] + 1 }
+            rows.withUnsafeBufferPointer { rp in
+                totals.withUnsafeBufferPointer { tp in
+                    Backend.current.attentionDecode(q: q, ldq: ld, keys: kc, values: vc, rowStride: stride,
+                                                    rows: rp.baseAddress!, totals: tp.baseAddress!, b: b, heads: heads,
+                                                    d: d, h: h, scale: scale, out: ctx.floats)
+                }
+            }
+            return ctx
+        }
+        for (i, r) in rows.enumerated() {
+            let total = cache.lengths[r] + s
+            let scores = Tensor(uninitialized: [heads, s, total])
+            for j in 0..<heads {
+                Backend.current.sgemm(transA: false, transB: true, m: s, n: total, k: d, alpha: scale,
+                                      a: q + i * s * ld + j * d, lda: ld, b: kc + r * stride + j * d, ldb: h,
+                                      beta: 0, c: scores.floats + j * s * total, ldc: total)
+            }
+            [separators[i]].withUnsafeBufferPointer {
+                Backend.current.softmaxSepForward(scores.floats, batch: 1, heads: heads, sq: s, sk: total, sep: $0.baseAddress!, scale: 1)
+            }
+            for j in 0..<heads {
+                Backend.current.sgemm(transA: false, transB: false, m: s, n: d, k: total, alpha: 1,
+                                      a: scores.floats + j * s * total, lda: total, b: vc + r * stride + j * d, ldb: h,
+                                      beta: 0, c: ctx.floats + i * s * h + j * d, ldc: h)
+            }
+        }
+        return ctx
+    }
+}

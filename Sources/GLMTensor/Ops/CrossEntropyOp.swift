@@ -6,8 +6,12 @@ extension Ops {
     /// the `[n, V]` logits are read once; with `overwriteLogits` it is written over the logits
     /// themselves (training: saves an `[n, V]` buffer; the caller must not read them afterwards).
     /// Targets on masked-out rows are ignored; on counted rows they must lie in [0, V).
+    ///
+    /// With `labelSmoothing` ε > 0 each row's loss is `(1 − ε)·CE + ε·mean_v(−log p_v)`, the
+    /// official seq2seq fine-tuning loss (docs/official-glm.md §6.2), gradient
+    /// `(softmax − (1 − ε)·onehot − ε/V)·mask/Σmask`.
     public static func crossEntropy(_ logits: Tensor, targets: Tensor, lossMask: Tensor,
-                                    overwriteLogits: Bool = false) throws -> Tensor {
+                                    overwriteLogits: Bool = false, labelSmoothing: Float = 0) throws -> Tensor {
         guard logits.rank == 2 else { throw TensorError.invalidArgument(op: "crossEntropy", message: "logits shape \(logits.shape) is not [n, V]") }
         let n = logits.shape[0], v = logits.shape[1]
         guard targets.count == n, targets.dtype == .i32 else {
@@ -17,6 +21,9 @@ extension Ops {
             throw TensorError.shapeMismatch(op: "crossEntropy loss mask", lhs: [n], rhs: lossMask.shape)
         }
         try checkF32("crossEntropy", logits)
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw TensorError.invalidArgument(op: "crossEntropy", message: "label smoothing \(labelSmoothing) outside [0, 1)")
+        }
         let lc = logits.contiguous(), tc = targets.contiguous(), mc = lossMask.contiguous()
         var maskSum = 0.0
         for i in 0..<n where mc.floats[i] != 0 {
@@ -33,7 +40,7 @@ extension Ops {
         let gradScale: Float = maskSum > 0 ? Float(1 / maskSum) : 0
         let (lossSum, _) = Backend.current.crossEntropyForwardBackward(
             logits: lc.floats, ldLogits: v, targets: tc.int32s, lossMask: mc.floats, n: n, V: v,
-            losses: losses.floats, dLogits: dl?.floats, ldDLogits: nil, gradScale: gradScale)
+            losses: losses.floats, dLogits: dl?.floats, ldDLogits: nil, gradScale: gradScale, labelSmoothing: labelSmoothing)
         let loss = try Tensor([maskSum > 0 ? Float(lossSum / maskSum) : 0], shape: [1])
         guard let dl else { return loss }
         return Autograd.record("crossEntropy", output: loss, inputs: [logits]) { node in

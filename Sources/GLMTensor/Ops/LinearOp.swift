@@ -6,8 +6,14 @@ extension Ops {
     /// matmuls run in bf16 with f32 accumulation and output; `weight` stays the f32 master that
     /// receives the gradient.
     ///
+    /// With `rowwise` (decoding, no gradient recorded) every row is computed on its own by the
+    /// weight-streaming GEMV kernels (``CPUKernels/gemv(x:w:y:m:n:k:)``), so a row's output does
+    /// not depend on which other rows share the call: a sequence decoded in a batch gets exactly
+    /// the numbers it gets alone. A bf16 product of one row always takes that kernel.
+    ///
     /// Backward: `dx = dy · W` (`[n,out]·[out,in]`), `dW += dyᵀ · x`, `db += Σ_rows dy`.
-    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, weightBF16: Tensor? = nil) throws -> Tensor {
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, weightBF16: Tensor? = nil,
+                              rowwise: Bool = false) throws -> Tensor {
         guard weight.rank == 2, x.rank >= 1, x.shape.last == weight.shape[1] else {
             throw TensorError.shapeMismatch(op: "linear", lhs: x.shape, rhs: weight.shape)
         }
@@ -25,9 +31,11 @@ extension Ops {
         let y = Tensor(uninitialized: outShape)
         var xBF16: Tensor? = nil
         let recording = Autograd.isRecording && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)
-        if let w16 = weightBF16, n == 1, !recording {
-            // Batch-1 decoding: a bandwidth-bound GEMV straight from the bf16 weights.
-            Backend.current.gemvBF16(x: xc.floats, w: w16.halfBits, y: y.floats, n: outF, k: inF)
+        if let w16 = weightBF16, n == 1 || rowwise, !recording {
+            // Decoding: a bandwidth-bound GEMV straight from the bf16 weights.
+            Backend.current.gemvBF16(x: xc.floats, w: w16.halfBits, y: y.floats, m: n, n: outF, k: inF)
+        } else if rowwise, !recording {
+            Backend.current.gemv(x: xc.floats, w: w.floats, y: y.floats, m: n, n: outF, k: inF)
         } else if let w16 = weightBF16 {
             let xb = Tensor(uninitialized: xc.shape, dtype: .bf16)
             Backend.current.f32ToBF16(xc.floats, xb.halfBits, count: xc.count)

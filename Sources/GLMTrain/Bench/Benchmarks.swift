@@ -10,7 +10,8 @@ public enum Benchmarks {
     /// Results keyed as in `glm bench --json`.
     public struct Report {
         public var values: [(String, Double)] = []
-        mutating func set(_ k: String, _ v: Double) { values.append((k, v)) }
+        /// Adds a result (measurements made outside this target, e.g. `glm bench`'s serve part).
+        public mutating func set(_ k: String, _ v: Double) { values.append((k, v)) }
         public subscript(key: String) -> Double? { values.first { $0.0 == key }?.1 }
         public func json() -> String {
             "{" + values.map { "\"\($0.0)\": \(($0.1 * 1000).rounded() / 1000)" }.joined(separator: ", ") + "}"
@@ -88,6 +89,9 @@ public enum Benchmarks {
                 r.set("decode_\(tag)_\(bf16 ? "bf16" : "f32")_tokens_per_s", tps)
                 log(String(format: "%@ decode (ctx 128, 64 new, b1, %@): %.1f tokens/s", shapes.model, bf16 ? "bf16" : "f32", tps))
             }
+            let tps8 = try decode(config: modelConfig, context: 128, newTokens: 64, batch: 8, bf16: false)
+            r.set("decode_\(tag)_f32_batch8_tokens_per_s", tps8)
+            log(String(format: "%@ decode (ctx 128, 64 new, b8, f32): %.1f tokens/s", shapes.model, tps8))
         }
         if parts.contains("data") {
             let c = try CollatorBenchmark.run(config: .glmBase, seqLength: 512, batchSize: 16, minBatches: 20, minSeconds: 1)
@@ -98,21 +102,13 @@ public enum Benchmarks {
     }
 
     static func sgemmGFLOPs(_ m: Int, _ n: Int, _ k: Int, _ repeats: Int) -> Double {
-        let a = Tensor.full([m, k], 0.5), b = Tensor.full([n, k], 0.25), c = Tensor(uninitialized: [m, n])
-        let s = time(repeats) {
-            GEMM.sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a.floats, lda: k, b: b.floats, ldb: k, c: c.floats, ldc: n)
-        }
-        return 2 * Double(m * n * k) / s / 1e9
+        let p = GEMMProblem(m: m, n: n, k: k)
+        return p.flops / time(repeats) { p.run() } / 1e9
     }
 
     static func bf16GFLOPs(_ m: Int, _ n: Int, _ k: Int, _ repeats: Int) -> Double {
-        let a = Tensor.full([m, k], 0.5).converted(to: .bf16), b = Tensor.full([n, k], 0.25).converted(to: .bf16)
-        let c = Tensor(uninitialized: [m, n])
-        let s = time(repeats) {
-            BF16Matmul.matmul(transA: false, transB: true, m: m, n: n, k: k, a: a.halfBits, lda: k, b: b.halfBits, ldb: k,
-                              c: c.floats, ldc: n)
-        }
-        return 2 * Double(m * n * k) / s / 1e9
+        let p = GEMMProblem(m: m, n: n, k: k, dtype: .bf16)
+        return p.flops / time(repeats) { p.run() } / 1e9
     }
 
     /// Model FLOPs of one forward pass per token: 24h² for the four projections and 4·s·h for
@@ -124,8 +120,8 @@ public enum Benchmarks {
         let cfg = GLMConfig(numLayers: 1, hiddenSize: hidden, numAttentionHeads: heads, vocabSize: 128, maxSequenceLength: seq)
         let model = try GLMModel(config: cfg)
         model.training = true
-        let x = Tensor.full([batch, seq, hidden], 0.1)
-        CounterRNG.fillNormal(x.floats, count: x.count, mean: 0, std: 1, seed: 3, offset: 0)
+        let x = Tensor(uninitialized: [batch, seq, hidden])
+        x.fillNormal(std: 1, seed: 3, offset: 0)
         let (xv, _) = Autograd.leaf(x, name: "x")
         let seps = (0..<batch).map { Int32(seq / 2 + $0) }
         let gradOut = Tensor.full([batch, seq, hidden], 1e-3)
@@ -142,7 +138,7 @@ public enum Benchmarks {
         let model = try GLMModel(config: config)
         model.training = true
         model.bf16 = bf16
-        let opt = AdamW(store: model.store, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1)
+        let opt = AdamW(store: model.store, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1, decays: model.weightDecayFlags)
         let n = batch * seq
         var ids = [Int32](), pos = [Int32](), tgt = [Int32](), lm = [Float]()
         var g = GLMRandom(seed: 11)
@@ -165,7 +161,6 @@ public enum Benchmarks {
             try loss.backward()
             clipGradNorm(model.store, maxNorm: 1)
             opt.update(lr: 1e-4)
-            if bf16 { model.store.refreshBF16() }
         }
         let h = config.hiddenSize
         // Model FLOPs the step needs: the blocks on every token, the vocabulary projection on the
@@ -174,35 +169,35 @@ public enum Benchmarks {
         return (Double(n) / s, perToken)
     }
 
-    /// Batch-1 greedy decoding with the KV cache: a `context`-token bidirectional pass, then
-    /// `newTokens` single-token steps; tokens/s counts the new tokens over the decode steps.
-    public static func decode(config: GLMConfig, context: Int, newTokens: Int, bf16: Bool) throws -> Double {
+    /// Greedy decoding of `batch` sequences with the KV cache: a `context`-token bidirectional
+    /// pass per sequence, then `newTokens` steps feeding one token to every sequence; tokens/s
+    /// counts the new tokens of all sequences over the decode steps.
+    public static func decode(config: GLMConfig, context: Int, newTokens: Int, batch: Int = 1, bf16: Bool) throws -> Double {
         let model = try GLMModel(config: config)
         model.bf16 = bf16
         var g = GLMRandom(seed: 5)
-        let ctx = (0..<context).map { _ in Int32(g.int(below: 30000)) }
+        let v = config.vocabSize
+        let contexts = (0..<batch).map { _ in (0..<context).map { _ in Int32(g.int(below: 30000)) } }
         func once() throws -> Double {
-            let cache = model.makeCache(batch: 1, capacity: context + newTokens)
-            _ = try model.forward(inputIds: Tensor(int32: ctx, shape: [1, context]),
-                                  positionIds: Tensor(int32: (0..<context).map(Int32.init) + [Int32](repeating: 0, count: context), shape: [1, 2, context]),
-                                  sep: [Int32(context)], cache: cache, lastOnly: true)
-            var tok: Int32 = 1
+            let cache = model.makeCache(rows: batch, capacity: context + newTokens)
+            for (r, ctx) in contexts.enumerated() {
+                _ = try model.hiddenStates(inputIds: Tensor(int32: ctx, shape: [1, context]),
+                                           positionIds: Tensor(int32: (0..<context).map(Int32.init) + [Int32](repeating: 0, count: context), shape: [1, 2, context]),
+                                           mask: .separators([Int32(context)]), cache: CacheSlots(cache, rows: [r]))
+            }
+            var toks = [Int32](repeating: 1, count: batch)
+            let rows = Array(0..<batch)
             let t0 = now()
             for step in 0..<newTokens {
-                let logits = try model.forward(inputIds: Tensor(int32: [tok], shape: [1, 1]),
-                                               positionIds: Tensor(int32: [Int32(context - 1), Int32(step + 1)], shape: [1, 2, 1]),
-                                               sep: [0], cache: cache, lastOnly: true)
-                tok = Int32(argmax(logits.floats, logits.count))
+                let logits = try model(inputIds: Tensor(int32: toks, shape: [batch, 1]),
+                                       positionIds: Tensor(int32: (0..<batch).flatMap { _ in [Int32(context - 1), Int32(step + 1)] }, shape: [batch, 2, 1]),
+                                       mask: .separators([Int32](repeating: 0, count: batch)), cache: CacheSlots(cache, rows: rows),
+                                       lastOnly: true).toArray()
+                toks = (0..<batch).map { Int32(LogitsProcessing.argmax(Array(logits[($0 * v)..<(($0 + 1) * v)]))) }
             }
-            return Double(newTokens) / (now() - t0)
+            return Double(newTokens * batch) / (now() - t0)
         }
         _ = try once()
         return try once()
-    }
-
-    static func argmax(_ p: UnsafePointer<Float>, _ n: Int) -> Int {
-        var best = 0
-        for i in 1..<n where p[i] > p[best] { best = i }
-        return best
     }
 }

@@ -174,36 +174,3 @@ public enum LossCurve {
     }
 }
 
-/// A one-line progress display: a bar, step, loss, tokens/s and ETA; redrawn in place on a
-/// terminal, printed every `every` steps otherwise (logs, CI).
-public final class ProgressLine {
-    let total: Int
-    let isTTY = isatty(STDERR_FILENO) == 1
-    let every: Int
-
-    public init(total: Int) {
-        self.total = total
-        every = max(1, total / 50)
-    }
-
-    public func update(step: Int, loss: Float, lr: Double, tokensPerSecond: Double, eta: Double) {
-        let frac = Double(step) / Double(max(total, 1))
-        let width = 24, filled = Int(frac * Double(width))
-        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        let line = String(format: "%@ %d/%d loss %.4f lr %.2e %.0f tok/s ETA %@", bar, step, total, loss, lr,
-                          tokensPerSecond, Self.duration(eta))
-        if isTTY {
-            FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
-        } else if step % every == 0 || step == total {
-            FileHandle.standardError.write(Data((line + "\n").utf8))
-        }
-    }
-
-    public func finish() { if isTTY { FileHandle.standardError.write(Data("\n".utf8)) } }
-
-    static func duration(_ s: Double) -> String {
-        guard s.isFinite, s >= 0 else { return "--:--" }
-        let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
-    }
-}

@@ -48,8 +48,8 @@ public struct RunCheckpoints {
             try model.write(into: tmp, tokenizerFiles: tokenizerFiles)
             let n = model.store.totalCount
             try SafeTensors.write([
-                "exp_avg": TensorData(dtype: .f32, shape: [n], floats: Array(UnsafeBufferPointer(start: optimizer.m.floats, count: n))),
-                "exp_avg_sq": TensorData(dtype: .f32, shape: [n], floats: Array(UnsafeBufferPointer(start: optimizer.v.floats, count: n))),
+                "exp_avg": TensorData(dtype: .f32, shape: [n], floats: optimizer.m.toArray()),
+                "exp_avg_sq": TensorData(dtype: .f32, shape: [n], floats: optimizer.v.toArray()),
             ], to: tmp.appendingPathComponent("optimizer.safetensors"), metadata: ["step": "\(optimizer.step)"])
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -104,8 +104,8 @@ public struct RunCheckpoints {
         guard let m = opt["exp_avg"], let v = opt["exp_avg_sq"], m.count == model.store.totalCount, v.count == m.count else {
             throw TrainError.checkpoint("\(dir.path)/optimizer.safetensors does not match the model's \(model.store.totalCount) parameters")
         }
-        m.floats().withUnsafeBufferPointer { optimizer.m.floats.update(from: $0.baseAddress!, count: $0.count) }
-        v.floats().withUnsafeBufferPointer { optimizer.v.floats.update(from: $0.baseAddress!, count: $0.count) }
+        try optimizer.m.assign(m.floats())
+        try optimizer.v.assign(v.floats())
         let state: TrainerState
         do {
             state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: dir.appendingPathComponent("trainer_state.json")))

@@ -78,7 +78,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     public func lrSchedule() -> AnnealingLR {
         let decay = decaySteps > 0 ? decaySteps : steps
-        return AnnealingLR(peak: learningRate, warmupSteps: Int((warmup * Double(decay)).rounded()), decaySteps: decay,
+        return AnnealingLR(peak: learningRate, warmupSteps: warmup * Double(decay), decaySteps: decay,
                            style: decayStyle, minRatio: minLRRatio)
     }
 
@@ -149,6 +149,45 @@ extension TrainConfig {
             c.learningRate = 2e-4; c.warmup = 0.05; c.weightDecay = 0.1; c.saveEvery = 1000; c.evalEvery = 1000
         default:
             throw TrainError.config("unknown run preset '\(name)'; choose from tiny, small, glm-base, glm-large")
+        }
+        return c
+    }
+
+    /// The repository folder holding `Resources/` (the bundled corpus and vocabularies): the
+    /// working directory or one of its parents, else the checkout this library was built from.
+    public static func bundledResourcesRoot() -> URL? {
+        let fm = FileManager.default
+        var dir = URL(fileURLWithPath: fm.currentDirectoryPath)
+        for _ in 0..<6 {
+            if fm.fileExists(atPath: dir.appendingPathComponent("Resources/corpus/train").path) { return dir }
+            dir.deleteLastPathComponent()
+        }
+        let src = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        return fm.fileExists(atPath: src.appendingPathComponent("Resources/corpus/train").path) ? src : nil
+    }
+
+    /// Without training data, the bundled corpus: `Resources/corpus/train` (54 public-domain
+    /// works), *Persuasion* held out, the BERT uncased vocabulary. Returns the folder used, or nil
+    /// when `data` was set or the resources are not found.
+    @discardableResult
+    public mutating func useBundledCorpusIfNoData() -> URL? {
+        guard data.isEmpty, let root = Self.bundledResourcesRoot() else { return nil }
+        data = [root.appendingPathComponent("Resources/corpus/train").path]
+        if validationData.isEmpty { validationData = [root.appendingPathComponent("Resources/corpus/valid").path] }
+        if tokenizer == nil { tokenizer = root.appendingPathComponent("Resources/tokenizers/bert-base-uncased").path }
+        return root
+    }
+
+    /// The embedded default run, `glm pretrain` with no arguments: the `small` preset on the
+    /// bundled corpus, written to `runs/default`, stopping after 9 minutes of training at the
+    /// latest (the README's promise for 2 cores).
+    public static func embeddedDefault() throws -> TrainConfig {
+        var c = try preset("small")
+        c.output = "runs/default"
+        c.timeLimit = 540
+        guard c.useBundledCorpusIfNoData() != nil else {
+            throw TrainError.data("the bundled corpus (Resources/corpus) was not found from \(FileManager.default.currentDirectoryPath); run from the repository or pass --data")
         }
         return c
     }

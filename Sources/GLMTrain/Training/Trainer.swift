@@ -15,14 +15,15 @@ public struct TrainSummary: Sendable {
     public var demo: [(masked: String, filled: String)]
 }
 
-/// Pretraining: blank-infilling batches → GLM → Part B loss → AdamW, with checkpoints that resume
-/// exactly, metrics, evaluation on held-out text and a blank-filling demo at the end.
+/// Pretraining: setup (tokenise, open data, build or restore the model) and the run, which is the
+/// one ``TrainingLoop`` fed with blank-infilling batches and watched by the metrics, progress,
+/// held-out-loss and checkpoint observers; at the end the model folder, the loss curve and a
+/// blank-filling demo on held-out text.
 public final class Trainer {
     public let config: TrainConfig
     public let runDir: URL
     let model: GLMModel
     let optimizer: AdamW
-    let schedule: AnnealingLR
     let train: ShardDataset
     let valid: ShardDataset?
     let validText: [String]
@@ -30,6 +31,7 @@ public final class Trainer {
     let tokenizer: GLMTokenizer?
     let tokenizerFiles: [URL]
     let checkpoints: RunCheckpoints
+    let schedule: AnnealingLR
     var state: TrainerState
     let log: (String) -> Void
 
@@ -80,7 +82,7 @@ public final class Trainer {
             validText = []
         }
         tokenizer = tok
-        tokenizerFiles = tok.map { _ in Self.tokenizerFiles(config, train: trainSet) } ?? []
+        tokenizerFiles = tok?.files ?? []
         let numTokens = trainSet.manifest.tokenizer.numTokens
         guard numTokens <= modelConfig.vocabSize else {
             throw TrainError.config("the data's tokenizer has \(numTokens) tokens but the model's vocab_size is \(modelConfig.vocabSize)")
@@ -94,7 +96,7 @@ public final class Trainer {
             log("initialised from \(initFrom)")
         }
         optimizer = AdamW(store: model.store, beta1: config.beta1, beta2: config.beta2, eps: config.eps,
-                          weightDecay: config.weightDecay)
+                          weightDecay: config.weightDecay, decays: model.weightDecayFlags)
         schedule = config.lrSchedule()
         state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
         if resume, let dir = try checkpoints.latest() {
@@ -146,17 +148,6 @@ public final class Trainer {
         return files.compactMap { try? String(contentsOf: $0, encoding: .utf8) }
     }
 
-    static func tokenizerFiles(_ config: TrainConfig, train: ShardDataset) -> [URL] {
-        let folder = config.tokenizer.map { URL(fileURLWithPath: $0) }
-            ?? train.manifest.tokenizer.folder.map { URL(fileURLWithPath: $0) }
-        guard let folder else { return [] }
-        let names = ["vocab.txt", "vocab.json", "merges.txt", "encoder.json", "vocab.bpe", "tokenizer.json",
-                     "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"]
-        let models = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasSuffix(".model") }
-        return (names + models).map { folder.appendingPathComponent($0) }
-            .filter { FileManager.default.fileExists(atPath: $0.path) }
-    }
-
     func tensors(_ b: Batch) throws -> (ids: Tensor, pos: Tensor, targets: Tensor, mask: Tensor) {
         let n = b.batchSize, s = b.seqLength
         return (try Tensor(int32: b.inputIds, shape: [n, s]), try Tensor(int32: b.positionIds, shape: [n, 2, s]),
@@ -188,112 +179,51 @@ public final class Trainer {
     /// Runs until `config.steps`, a stop signal, or the time limit; saves a final checkpoint and
     /// the final model folder (`runDir/model`).
     public func run() throws -> TrainSummary {
-        let signals = SignalWatcher()
-        let metricsURL = runDir.appendingPathComponent("metrics.jsonl")
-        let metrics = try MetricsLog(url: metricsURL, truncateAfter: state.step)
-        let tb = try TensorBoardWriter(folder: runDir.appendingPathComponent("tensorboard"))
-        let accum = config.gradientAccumulation
+        let progress = ProgressObserver(totalSteps: config.steps)
+        let say: (String) -> Void = { [log] in progress.interrupt(); log($0) }
+        let metrics = try MetricsObserver(runDir: runDir, resumedAt: state.step, title: "GLM pretraining: \(runDir.lastPathComponent)")
+        var observers: [TrainingObserver] = [metrics, progress]
+        var heldOut: EvaluationObserver?
+        if valid != nil {
+            let e = EvaluationObserver(every: config.evalEvery, metrics: metrics, say: say, describe: { step, v in
+                String(format: "step %d: held-out Part B loss %.4f (ppl %.1f)", step, v[0].1, Foundation.exp(v[0].1))
+            }, evaluate: { [unowned self] _ in
+                try self.evaluate().map { [("eval_loss", $0), ("eval_ppl", Foundation.exp($0))] } ?? []
+            })
+            observers.append(e)
+            heldOut = e
+        }
+        observers.append(CheckpointObserver(checkpoints: checkpoints, every: config.saveEvery, keep: config.keepCheckpoints,
+                                            tokenizerFiles: tokenizerFiles))
         let loader = try BatchLoader(dataset: train, collator: collator, batchSize: config.batchSize, seed: config.seed,
                                      cursor: state.dataCursor, prefetch: 4)
         defer { loader.stop() }
-        model.training = true
-        let progress = ProgressLine(total: config.steps)
-        var lastLoss: Float = .nan
-        var lastEval: Double? = nil
-        var stopped: Int32? = nil
+        var options = LoopOptions(steps: config.steps)
+        options.gradientAccumulation = config.gradientAccumulation
+        options.clipGrad = config.clipGrad
+        options.timeLimit = config.timeLimit
+        let loop = TrainingLoop(model: model, optimizer: optimizer, schedule: schedule, state: state, options: options,
+                                source: PretrainBatches(loader: loader), observers: observers)
+        log("training \(model.config.numLayers) layers × \(model.config.hiddenSize) hidden (\(model.store.totalCount) parameters) for \(config.steps) steps, batch \(config.batchSize)×\(config.gradientAccumulation), seq \(config.seqLength)\(config.bf16 ? ", bf16 matmuls" : "")")
         let startElapsed = state.elapsed, startTokens = state.tokens
-        let t0 = Date()
-        let scale = try Tensor([1 / Float(accum)], shape: [1])
-        var windowTokens = 0, windowStart = Date()
-
-        log("training \(model.config.numLayers) layers × \(model.config.hiddenSize) hidden (\(model.store.totalCount) parameters) for \(config.steps) steps, batch \(config.batchSize)×\(accum), seq \(config.seqLength)\(config.bf16 ? ", bf16 matmuls" : "")")
-        while state.step < config.steps {
-            model.store.zeroGrad()
-            var lossSum: Float = 0
-            var mode = ""
-            var stepTokens = 0
-            for _ in 0..<accum {
-                let b = loader.next()
-                let t = try tensors(b)
-                let loss = try model.loss(inputIds: t.ids, positionIds: t.pos, mask: .separators(b.seps),
-                                          targets: t.targets, lossMask: t.mask)
-                try loss.backward(accum == 1 ? nil : scale)
-                lossSum += loss.item
-                mode = b.mode.rawValue
-                stepTokens += b.batchSize * b.seqLength
-            }
-            state.dataCursor += accum
-            let loss = lossSum / Float(accum)
-            let gradNorm = config.clipGrad > 0
-                ? clipGradNorm(model.store, maxNorm: config.clipGrad)
-                : Float(Backend.current.sumOfSquares(model.store.grads.floats, count: model.store.totalCount).squareRoot())
-            let lr = schedule.lr(at: state.step + 1)
-            if loss.isFinite && gradNorm.isFinite {
-                optimizer.update(lr: lr)
-                if config.bf16 { model.store.refreshBF16() }
-            } else {
-                log("step \(state.step + 1): non-finite loss or gradient, update skipped")
-            }
-            state.step += 1
-            state.tokens += stepTokens
-            state.dropoutOffset = model.rng.offset
-            state.elapsed = startElapsed + Date().timeIntervalSince(t0)
-            windowTokens += stepTokens
-            let windowTime = Date().timeIntervalSince(windowStart)
-            let tps = Double(windowTokens) / max(windowTime, 1e-9)
-            if windowTime > 10 { windowTokens = 0; windowStart = Date() }
-            lastLoss = loss
-            metrics.write([("step", state.step), ("loss", loss), ("lr", lr), ("grad_norm", gradNorm),
-                           ("tokens_per_s", (tps * 10).rounded() / 10), ("mode", mode), ("tokens", state.tokens),
-                           ("elapsed_s", (state.elapsed * 100).rounded() / 100)])
-            tb.scalar("train/loss", loss, step: state.step)
-            tb.scalar("train/lr", Float(lr), step: state.step)
-            tb.scalar("train/grad_norm", gradNorm, step: state.step)
-            let overall = Double(state.tokens - startTokens) / max(state.elapsed - startElapsed, 1e-9)
-            let eta = Double(config.steps - state.step) * Double(stepTokens) / max(overall, 1e-9)
-            progress.update(step: state.step, loss: loss, lr: lr, tokensPerSecond: tps, eta: eta)
-
-            let timeUp = config.timeLimit > 0 && state.elapsed >= config.timeLimit
-            stopped = signals.stopRequested
-            let last = state.step == config.steps || timeUp || stopped != nil
-            if valid != nil, (config.evalEvery > 0 && state.step % config.evalEvery == 0) || last {
-                if let e = try evaluate() {
-                    lastEval = e
-                    metrics.write([("step", state.step), ("eval_loss", e), ("eval_ppl", Foundation.exp(e))])
-                    tb.scalar("eval/loss", Float(e), step: state.step)
-                    progress.finish()
-                    log(String(format: "step %d: held-out Part B loss %.4f (ppl %.1f)", state.step, e, Foundation.exp(e)))
-                }
-            }
-            if (config.saveEvery > 0 && state.step % config.saveEvery == 0) || last {
-                try checkpoints.save(model: model, optimizer: optimizer, state: state, tokenizerFiles: tokenizerFiles,
-                                     keep: config.keepCheckpoints)
-            }
-            if timeUp { progress.finish(); log("time limit of \(Int(config.timeLimit)) s reached at step \(state.step)"); break }
-            if let s = stopped { progress.finish(); log("signal \(s): stopped after step \(state.step), checkpoint saved"); break }
+        let reason = try loop.run()
+        state = loop.state
+        switch reason {
+        case .timeLimit: log("time limit of \(Int(config.timeLimit)) s reached at step \(state.step)")
+        case let .signal(s): log("signal \(s): stopped after step \(state.step), checkpoint saved")
+        case .finished: break
         }
-        progress.finish()
-        tb.flush()
+        if state.step > 0, (try? checkpoints.latest())??.lastPathComponent != "step-\(state.step)" {
+            // Stopped before the first step's checkpoint (or between checkpoints): save where we are.
+            try checkpoints.save(model: model, optimizer: optimizer, state: state, tokenizerFiles: tokenizerFiles,
+                                 keep: config.keepCheckpoints)
+        }
         try model.save(to: runDir.appendingPathComponent("model"), tokenizerFiles: tokenizerFiles)
-        try writeLossCurve(metricsURL)
+        let stopped: Int32? = { if case let .signal(s) = reason { return s }; return nil }()
         let demo = stopped == nil ? try fillDemo() : []
         let total = Double(state.tokens - startTokens) / max(state.elapsed - startElapsed, 1e-9)
-        return TrainSummary(steps: state.step, finalLoss: lastLoss, evalLoss: lastEval, tokensPerSecond: total,
-                            stoppedBySignal: stopped, demo: demo)
-    }
-
-    func writeLossCurve(_ metricsURL: URL) throws {
-        let lines = MetricsLog.read(metricsURL)
-        let train = lines.compactMap { o -> (Int, Double)? in
-            guard let s = o["step"] as? Int, let l = o["loss"] as? Double else { return nil }
-            return (s, l)
-        }
-        let eval = lines.compactMap { o -> (Int, Double)? in
-            guard let s = o["step"] as? Int, let l = o["eval_loss"] as? Double else { return nil }
-            return (s, l)
-        }
-        let svg = LossCurve.svg(train: train, eval: eval, title: "GLM pretraining: \(runDir.lastPathComponent)")
-        try AtomicFolder.writeFile(Data(svg.utf8), to: runDir.appendingPathComponent("loss.svg"))
+        return TrainSummary(steps: state.step, finalLoss: loop.last?.loss ?? .nan, evalLoss: heldOut?.last.first?.1,
+                            tokensPerSecond: total, stoppedBySignal: stopped, demo: demo)
     }
 
     /// Held-out sentences with one blank each, and the model's greedy fills.
@@ -302,34 +232,33 @@ public final class Trainer {
         let sentences = DemoSentences.pick(from: validText.joined(separator: "\n\n"), count: config.demoSentences,
                                            seed: config.seed)
         let maskString = tok.tokenString(tok.commands.mask) ?? "[MASK]"
-        var masks = [tok.commands.mask]
-        if let s = tok.commands.sMask { masks.append(s) }
-        if let g = tok.commands.gMask { masks.append(g) }
-        let filler = BlankFiller(model: model)
         var gen = GenerationConfig()
         gen.greedy = true
         gen.maxNewTokens = 8
         gen.bannedIds = Array(tok.numTokens..<model.config.vocabSize) + [tok.commands.unk]
-        model.training = false
-        var out: [(String, String)] = []
-        for (words, span) in sentences {
-            let masked = (words[..<span.lowerBound] + [maskString] + words[span.upperBound...]).joined(separator: " ")
-            let ids = tok.encode(masked, addSpecial: true)
-            guard ids.count <= model.config.maxSequenceLength else { continue }
-            let (ctx, fills) = try filler.fill(context: ids, tokens: BlankFillingTokens(
-                sop: tok.commands.sop, eop: tok.commands.eop, eos: tok.commands.eos, masks: masks), config: gen)
-            var filled = ""
-            var next = 0
-            let body = ctx
-            for f in fills {
-                filled += tok.decode(Array(body[next..<f.maskPosition]).filter { $0 != tok.commands.cls && $0 != tok.commands.eos })
-                filled += " [" + tok.decode(f.tokens) + "] "
-                next = f.maskPosition + 1
-            }
-            filled += tok.decode(Array(body[next...]).filter { $0 != tok.commands.cls && $0 != tok.commands.eos })
-            out.append((masked, filled.replacingOccurrences(of: "  ", with: " ").trimmingCharacters(in: .whitespaces)))
+        let masked = sentences.map { words, span in
+            (words[..<span.lowerBound] + [maskString] + words[span.upperBound...]).joined(separator: " ")
+        }.filter { (try? BlankFiller.context(for: $0, tokenizer: tok).count) ?? .max <= model.config.maxSequenceLength }
+        let filled = try BlankFiller(model: model).fill(texts: masked, tokenizer: tok, config: gen)
+        return filled.map { ($0.prompt, $0.marked(tokenizer: tok) { "[" + $0 + "]" }) }
+    }
+}
+
+/// The pretraining batch stream as a ``BatchSource``: micro-batch k is the loader's batch k.
+final class PretrainBatches: BatchSource {
+    let loader: BatchLoader
+    init(loader: BatchLoader) { self.loader = loader }
+
+    func batch(_ index: Int) throws -> TrainingBatch {
+        // The loader prefetches consecutive batches from the resume cursor; anything else is computed directly.
+        let b = index == loader.cursor ? loader.next() : loader.batch(index)
+        let n = b.batchSize, s = b.seqLength
+        let ids = try Tensor(int32: b.inputIds, shape: [n, s]), pos = try Tensor(int32: b.positionIds, shape: [n, 2, s])
+        let targets = try Tensor(int32: b.targets, shape: [n, s]), mask = try Tensor(b.lossMask, shape: [n, s])
+        let seps = b.seps
+        return TrainingBatch(tokens: n * s, label: b.mode.rawValue) { model in
+            try model.loss(inputIds: ids, positionIds: pos, mask: .separators(seps), targets: targets, lossMask: mask)
         }
-        return out
     }
 }
 

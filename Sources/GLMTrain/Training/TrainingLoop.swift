@@ -1,0 +1,209 @@
+import Foundation
+import GLM
+import GLMNN
+import GLMTensor
+
+/// One micro-batch, ready to train on: the model's loss for it, and what the logs say about it.
+public struct TrainingBatch {
+    /// Tokens in the micro-batch (padding included), for throughput.
+    public var tokens: Int
+    /// A label for the metrics (the collator mode in pretraining, the task in fine-tuning).
+    public var label: String
+    /// The scalar loss `[1]` of this micro-batch, computed on `model` with autograd on.
+    public var loss: (GLMModel) throws -> Tensor
+
+    public init(tokens: Int, label: String, loss: @escaping (GLMModel) throws -> Tensor) {
+        self.tokens = tokens; self.label = label; self.loss = loss
+    }
+}
+
+/// Where a run's micro-batches come from: micro-batch `index` (counted over the whole run) is a
+/// pure function of the index, so a run resumed at cursor c sees exactly the batches it would have.
+public protocol BatchSource: AnyObject {
+    /// The micro-batch at `index`; called with consecutive indices from the resume cursor on.
+    func batch(_ index: Int) throws -> TrainingBatch
+}
+
+/// The settings of the loop itself (the optimizer and schedule are given as objects).
+public struct LoopOptions: Sendable {
+    /// Stop after this many optimizer steps.
+    public var steps: Int
+    /// Micro-batches per optimizer step; their gradients are averaged.
+    public var gradientAccumulation = 1
+    /// Global gradient-norm clipping (0: none).
+    public var clipGrad: Float = 1
+    /// Stop, saving, after this many seconds of training (0: none). Checked between micro-batches.
+    public var timeLimit: Double = 0
+
+    public init(steps: Int) { self.steps = steps }
+}
+
+/// What one optimizer step did.
+public struct StepResult: Sendable {
+    /// Mean loss over the step's micro-batches.
+    public var loss: Float
+    /// Global gradient norm before clipping.
+    public var gradNorm: Float
+    public var lr: Double
+    public var tokens: Int
+    public var label: String
+    /// The update was skipped because the loss or the gradient was not finite.
+    public var skipped: Bool
+}
+
+/// Why a run ended.
+public enum StopReason: Sendable, Equatable {
+    case finished
+    case timeLimit
+    case signal(Int32)
+}
+
+/// One optimizer step: forward and backward over the micro-batches (gradients averaged), an
+/// optional gradient hook (data-parallel reduction), clipping, the learning rate of the step,
+/// and the update, which is skipped when the loss or the gradient norm is not finite.
+public struct TrainingStep {
+    public let model: GLMModel
+    public let optimizer: AdamW
+    public let schedule: AnnealingLR
+    public var clipGrad: Float
+    /// Runs after backward, before clipping, on the summed gradients (e.g. an all-reduce).
+    public var gradientHook: ((ParameterStore) throws -> Void)?
+
+    public init(model: GLMModel, optimizer: AdamW, schedule: AnnealingLR, clipGrad: Float) {
+        self.model = model; self.optimizer = optimizer; self.schedule = schedule; self.clipGrad = clipGrad
+    }
+
+    /// Trains step `step` (1-based) on `batches`; `shouldStop` is asked between micro-batches and
+    /// a true answer abandons the step before its update (returns nil: nothing changed but the
+    /// gradients, so a checkpoint of the previous step resumes exactly).
+    public func run(step: Int, batches: [() throws -> TrainingBatch], shouldStop: () -> Bool = { false }) throws -> StepResult? {
+        model.store.zeroGrad()
+        let n = batches.count
+        let scale = try Tensor([1 / Float(n)], shape: [1])
+        var lossSum: Float = 0, tokens = 0, label = ""
+        for next in batches {
+            if shouldStop() { return nil }
+            let b = try next()
+            let loss = try b.loss(model)
+            try loss.backward(n == 1 ? nil : scale)
+            lossSum += loss.item
+            tokens += b.tokens
+            label = b.label
+        }
+        try gradientHook?(model.store)
+        let loss = lossSum / Float(n)
+        let gradNorm = clipGrad > 0 ? clipGradNorm(model.store, maxNorm: clipGrad) : Float(Ops.norm(model.store.grads))
+        // The official scheduler steps after the update: update k runs with the rate of t = k − 1.
+        let lr = schedule.lr(at: step - 1)
+        let skip = !(loss.isFinite && gradNorm.isFinite)
+        if !skip { optimizer.update(lr: lr) }
+        return StepResult(loss: loss, gradNorm: gradNorm, lr: lr, tokens: tokens, label: label, skipped: skip)
+    }
+}
+
+/// What observers see after each step.
+public struct StepEvent {
+    public var result: StepResult
+    /// The run's state after the step (step count, data cursor, tokens, time).
+    public var state: TrainerState
+    /// Tokens per second over the last ~10 s, and over this process's part of the run.
+    public var recentTokensPerSecond: Double
+    public var tokensPerSecond: Double
+    /// The loop will stop after this step (last step, time limit or signal).
+    public var isLast: Bool
+}
+
+/// Something that watches a run: metrics, progress, evaluation, checkpoints. Observers run in
+/// the order given, after every step, on the training thread.
+public protocol TrainingObserver: AnyObject {
+    func runStarted(_ loop: TrainingLoop) throws
+    func stepEnded(_ event: StepEvent, loop: TrainingLoop) throws
+    /// After the last step (also after a stop without any new step).
+    func runEnded(_ loop: TrainingLoop, reason: StopReason) throws
+}
+
+extension TrainingObserver {
+    public func runStarted(_ loop: TrainingLoop) throws {}
+    public func stepEnded(_ event: StepEvent, loop: TrainingLoop) throws {}
+    public func runEnded(_ loop: TrainingLoop, reason: StopReason) throws {}
+}
+
+/// The one training loop of swift-glm, for pretraining and fine-tuning alike: it pulls
+/// micro-batches from a ``BatchSource``, runs ``TrainingStep``, keeps the ``TrainerState`` that
+/// makes resume exact, honours SIGINT/SIGTERM and the time limit between micro-batches, and
+/// tells its observers.
+public final class TrainingLoop {
+    public let model: GLMModel
+    public let optimizer: AdamW
+    public let source: BatchSource
+    public let options: LoopOptions
+    public private(set) var step: TrainingStep
+    public private(set) var state: TrainerState
+    public let observers: [TrainingObserver]
+    /// The last step's result, if any ran.
+    public private(set) var last: StepResult?
+    let signals: SignalWatcher?
+
+    /// `watchSignals` turns SIGINT/SIGTERM into a clean stop (a library user embedding the loop
+    /// may prefer to handle signals itself).
+    public init(model: GLMModel, optimizer: AdamW, schedule: AnnealingLR, state: TrainerState, options: LoopOptions,
+                source: BatchSource, observers: [TrainingObserver], watchSignals: Bool = true,
+                gradientHook: ((ParameterStore) throws -> Void)? = nil) {
+        self.model = model
+        self.optimizer = optimizer
+        self.source = source
+        self.options = options
+        self.state = state
+        self.observers = observers
+        var s = TrainingStep(model: model, optimizer: optimizer, schedule: schedule, clipGrad: options.clipGrad)
+        s.gradientHook = gradientHook
+        step = s
+        signals = watchSignals ? SignalWatcher() : nil
+    }
+
+    /// Runs until `options.steps`, a stop signal or the time limit.
+    public func run() throws -> StopReason {
+        model.training = true
+        defer { model.training = false }
+        for o in observers { try o.runStarted(self) }
+        let startElapsed = state.elapsed, startTokens = state.tokens
+        let t0 = Date()
+        var windowTokens = 0, windowStart = Date()
+        var reason = StopReason.finished
+        func stopReason() -> StopReason? {
+            if let s = signals?.stopRequested { return .signal(s) }
+            if options.timeLimit > 0 && startElapsed + Date().timeIntervalSince(t0) >= options.timeLimit { return .timeLimit }
+            return nil
+        }
+        while state.step < options.steps {
+            let accum = options.gradientAccumulation
+            let cursor = state.dataCursor
+            let batches = (0..<accum).map { i in { [source] in try source.batch(cursor + i) } }
+            guard let result = try step.run(step: state.step + 1, batches: batches, shouldStop: { stopReason() != nil }) else {
+                reason = stopReason() ?? .finished
+                break
+            }
+            state.step += 1
+            state.dataCursor += accum
+            state.tokens += result.tokens
+            state.dropoutOffset = model.rng.offset
+            state.elapsed = startElapsed + Date().timeIntervalSince(t0)
+            last = result
+            windowTokens += result.tokens
+            let windowTime = Date().timeIntervalSince(windowStart)
+            let recent = Double(windowTokens) / max(windowTime, 1e-9)
+            if windowTime > 10 { windowTokens = 0; windowStart = Date() }
+            let stop = stopReason()
+            let event = StepEvent(result: result, state: state, recentTokensPerSecond: recent,
+                                  tokensPerSecond: Double(state.tokens - startTokens) / max(state.elapsed - startElapsed, 1e-9),
+                                  isLast: state.step == options.steps || stop != nil)
+            model.training = false
+            for o in observers { try o.stepEnded(event, loop: self) }
+            model.training = true
+            if let stop { reason = stop; break }
+        }
+        model.training = false
+        for o in observers { try o.runEnded(self, reason: reason) }
+        return reason
+    }
+}

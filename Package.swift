@@ -31,6 +31,13 @@ let package = Package(
         .library(name: "GLMData", targets: ["GLMData"]),
         .library(name: "GLMTasks", targets: ["GLMTasks"]),
         .library(name: "GLMTrain", targets: ["GLMTrain"]),
+        .library(name: "GLMDistributed", targets: ["GLMDistributed"]),
+    ],
+    // `swift build --traits MPI` links Open MPI for data-parallel training under mpirun
+    // (docs/distributed.md); without it (the default) nothing needs MPI and one process trains.
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training across processes and hosts over MPI (libopenmpi-dev)."),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,17 +47,22 @@ let package = Package(
     targets: [
         // oneDNN from Debian's libdnnl-dev.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // MPI from Debian's libopenmpi-dev (only with the MPI trait).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "GLMTensor", dependencies: ["CDNNL"], swiftSettings: kernelSettings),
+        .target(name: "GLMDistributed",
+                dependencies: ["GLMTensor", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+                swiftSettings: kernelSettings),
         .target(name: "GLMNN", dependencies: ["GLMTensor"], swiftSettings: kernelSettings),
         .target(name: "GLMTokenizers", swiftSettings: kernelSettings),
         .target(name: "GLM", dependencies: ["GLMNN", "GLMTokenizers"], swiftSettings: kernelSettings),
         .target(name: "GLMData", dependencies: ["GLMTokenizers"], swiftSettings: kernelSettings),
         .target(name: "GLMTasks", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),
-        .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks"], swiftSettings: kernelSettings),
+        .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks", "GLMDistributed"], swiftSettings: kernelSettings),
         .executableTarget(
             name: "glm",
             dependencies: [
-                "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain",
+                "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain", "GLMDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings
@@ -62,6 +74,7 @@ let package = Package(
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),
         .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks"]),
         .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain"]),
+        .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTrain"]),
     ],
     swiftLanguageModes: [.v6]
 )

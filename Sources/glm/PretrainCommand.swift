@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GLMDistributed
 import GLMTrain
 
 /// `glm pretrain`: the main job.
@@ -22,6 +23,12 @@ struct PretrainCommand: ParsableCommand {
           glm prepare --input corpus/ --tokenizer models/bert --output data/corpus
           glm pretrain --preset glm-base --data data/corpus --steps 20000 --bf16 --output runs/base
           glm pretrain --output runs/base --resume
+
+        Data-parallel over MPI (a build with --traits MPI; see docs/distributed.md): every rank
+        trains its rows of each --batch-size batch and rank 0 writes the run folder.
+          mpirun -np 4 glm pretrain --preset glm-base --data data/corpus --output runs/base
+          mpirun -np 16 --hostfile hosts glm pretrain --config run.json --zero 1
+          kill -USR1 <mpirun pid>      (stop cleanly after the current step, with a checkpoint)
         """)
 
     @Option(name: .long, help: "Run preset: tiny, small, glm-base, glm-large.") var preset: String?
@@ -45,18 +52,46 @@ struct PretrainCommand: ParsableCommand {
     @Option(name: .long, help: "Initialise from a checkpoint (HF folder, official .pt folder, safetensors/bin).") var initFrom: String?
     @Flag(name: .long, help: "Continue the run in --output from its latest checkpoint.") var resume = false
     @Flag(name: .long, help: "bf16 matmuls (f32 master weights and accumulation).") var bf16 = false
+    @Option(name: .long, help: "Under mpirun: ZeRO stage, 0 (optimizer on every rank) or 1 (optimizer moments sharded across ranks).") var zero: Int?
+    @Option(name: .long, help: "Under mpirun: gradient bucket size in MiB (one collective per bucket; default 25).") var bucketMb: Double?
+    @Option(name: .long, help: "Under mpirun: seconds a rank may wait in one collective before it stops the job (default 600, 0: never).") var commTimeout: Double?
 
     func run() throws {
+        let comm = try Distributed.communicator(timeout: commTimeout ?? 600)
+        guard comm.size > 1 else { return try train(comm) }
+        do {
+            try train(comm)
+            comm.finish()
+        } catch let e as AgreedFailure {
+            // Every rank knows every failure: rank 0 says them once, and all leave cleanly.
+            if comm.isRoot { FileHandle.standardError.write(Data("Error: \(e)\n".utf8)) }
+            comm.finish()
+            throw ExitCode.failure
+        } catch {
+            // This rank alone failed (or lost the others): say so and end the whole job.
+            FileHandle.standardError.write(Data("Error: \(comm.name): \(error)\n".utf8))
+            comm.abort(1)
+        }
+    }
+
+    func train(_ comm: Communicator) throws {
         var c: TrainConfig
         let outputDir = output ?? (preset == nil && config == nil && data.isEmpty ? "runs/default" : nil)
         let embedded = !resume && preset == nil && config == nil && data.isEmpty
         if resume {
+            // Rank 0 reads the run's config and hands it to every rank (they need no copy of the run folder).
             let out = URL(fileURLWithPath: outputDir ?? "runs/default")
             let file = out.appendingPathComponent("config.json")
-            guard let saved = try? Data(contentsOf: file) else {
-                throw ValidationError("--resume: \(out.path) holds no run to resume (no config.json)")
+            var saved: [UInt8] = []
+            try comm.agree {
+                guard comm.isRoot else { return }
+                guard let d = try? Data(contentsOf: file) else {
+                    throw ValidationError("--resume: \(out.path) holds no run to resume (no config.json)")
+                }
+                saved = Array(d)
             }
-            do { c = try JSONDecoder().decode(TrainConfig.self, from: saved) } catch {
+            saved = try comm.broadcast(saved)
+            do { c = try JSONDecoder().decode(TrainConfig.self, from: Data(saved)) } catch {
                 throw ValidationError("--resume: \(file.path) is not a valid run config: \(error)")
             }
         } else if embedded {
@@ -83,12 +118,19 @@ struct PretrainCommand: ParsableCommand {
         if let timeLimit { c.timeLimit = timeLimit }
         if let initFrom { c.initFrom = initFrom }
         if bf16 { c.bf16 = true }
+        if zero != nil || bucketMb != nil {
+            var p = c.parallel ?? ParallelOptions()
+            if let zero { p.zero = zero }
+            if let bucketMb { p.bucketMB = bucketMb }
+            c.parallel = p
+        }
+        let say: (String) -> Void = comm.isRoot ? { glm.say($0) } : { _ in }
         if !resume, let root = c.useBundledCorpusIfNoData() {
             say("using the bundled corpus in \(root.path)/Resources/corpus (train: 54 works, held out: Persuasion)")
         } else if embedded {
             say("using the bundled corpus (train: 54 works, held out: Persuasion)")
         }
-        let trainer = try Trainer(config: c, resume: resume) { say($0) }
+        let trainer = try Trainer(config: c, resume: resume, communicator: comm) { say($0) }
         let summary = try trainer.run()
         say(String(format: "done: %d steps, last training loss %.4f, %.0f tokens/s", summary.steps, summary.finalLoss, summary.tokensPerSecond))
         if let e = summary.evalLoss {

@@ -6,8 +6,12 @@ extension Ops {
     /// the `[n, V]` logits are read once; with `overwriteLogits` it is written over the logits
     /// themselves (training: saves an `[n, V]` buffer; the caller must not read them afterwards).
     /// Targets on masked-out rows are ignored; on counted rows they must lie in [0, V).
+    ///
+    /// `normalizer`, when given, replaces `Σ_i mask_i` as the denominator: a data-parallel process
+    /// holding part of a batch divides by the mask sum of the WHOLE batch, so the processes'
+    /// losses and gradients add up to those of the whole batch.
     public static func crossEntropy(_ logits: Tensor, targets: Tensor, lossMask: Tensor,
-                                    overwriteLogits: Bool = false) throws -> Tensor {
+                                    overwriteLogits: Bool = false, normalizer: Double? = nil) throws -> Tensor {
         guard logits.rank == 2 else { throw TensorError.invalidArgument(op: "crossEntropy", message: "logits shape \(logits.shape) is not [n, V]") }
         let n = logits.shape[0], v = logits.shape[1]
         guard targets.count == n, targets.dtype == .i32 else {
@@ -17,6 +21,9 @@ extension Ops {
             throw TensorError.shapeMismatch(op: "crossEntropy loss mask", lhs: [n], rhs: lossMask.shape)
         }
         try checkF32("crossEntropy", logits)
+        if let normalizer, !(normalizer > 0 && normalizer.isFinite) {
+            throw TensorError.invalidArgument(op: "crossEntropy", message: "normalizer \(normalizer) is not a positive number")
+        }
         let lc = logits.contiguous(), tc = targets.contiguous(), mc = lossMask.contiguous()
         var maskSum = 0.0
         for i in 0..<n where mc.floats[i] != 0 {
@@ -30,11 +37,12 @@ extension Ops {
         let losses = Tensor(uninitialized: [n])
         var dl: Tensor? = nil
         if wantGrad { dl = overwriteLogits ? lc : Tensor(uninitialized: [n, v]) }
-        let gradScale: Float = maskSum > 0 ? Float(1 / maskSum) : 0
+        let denominator = normalizer ?? maskSum
+        let gradScale: Float = denominator > 0 ? Float(1 / denominator) : 0
         let (lossSum, _) = Backend.current.crossEntropyForwardBackward(
             logits: lc.floats, ldLogits: v, targets: tc.int32s, lossMask: mc.floats, n: n, V: v,
             losses: losses.floats, dLogits: dl?.floats, ldDLogits: nil, gradScale: gradScale)
-        let loss = try Tensor([maskSum > 0 ? Float(lossSum / maskSum) : 0], shape: [1])
+        let loss = try Tensor([denominator > 0 ? Float(lossSum / denominator) : 0], shape: [1])
         guard let dl else { return loss }
         return Autograd.record("crossEntropy", output: loss, inputs: [logits]) { node in
             let up = node.outputGrad.floats[0]

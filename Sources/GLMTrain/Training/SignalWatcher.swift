@@ -1,15 +1,18 @@
 import Dispatch
 import Foundation
 
-/// Turns SIGINT and SIGTERM into a flag the training loop polls between steps, so a stop request
-/// finishes the current step, saves a checkpoint and exits cleanly instead of dying mid-write.
+/// Turns stop signals (SIGINT and SIGTERM by default) into a flag the training loop polls
+/// between steps, so a stop request finishes the current step, saves a checkpoint and exits
+/// cleanly instead of dying mid-write.
 public final class SignalWatcher: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []
     private let lock = NSLock()
     private var received: Int32 = 0
+    private let watched: [Int32]
 
-    public init() {
-        for sig in [SIGINT, SIGTERM] {
+    public init(signals: [Int32] = [SIGINT, SIGTERM]) {
+        watched = signals
+        for sig in signals {
             signal(sig, SIG_IGN)
             let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             s.setEventHandler { [weak self] in
@@ -29,7 +32,6 @@ public final class SignalWatcher: @unchecked Sendable {
 
     deinit {
         for s in sources { s.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        for sig in watched { signal(sig, SIG_DFL) }
     }
 }

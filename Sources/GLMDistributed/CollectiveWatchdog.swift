@@ -14,6 +14,7 @@ public final class CollectiveWatchdog: @unchecked Sendable {
     public let timeout: Double
     private let lock = NSLock()
     private var current: (op: String, since: Date)?
+    private var suspensions = 0
     private var noteText = ""
     private let who: String
     private var thread: Thread?
@@ -40,6 +41,13 @@ public final class CollectiveWatchdog: @unchecked Sendable {
         set { lock.lock(); noteText = newValue; lock.unlock() }
     }
 
+    /// Runs `body` with no limit on the collectives inside it.
+    public func suspended<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock(); suspensions += 1; lock.unlock()
+        defer { lock.lock(); suspensions -= 1; lock.unlock() }
+        return try body()
+    }
+
     /// Runs `body`, a collective called `op`, under the watchdog.
     public func watch<T>(_ op: String, _ body: () throws -> T) rethrows -> T {
         guard timeout > 0 else { return try body() }
@@ -50,9 +58,9 @@ public final class CollectiveWatchdog: @unchecked Sendable {
 
     private func check() {
         lock.lock()
-        let c = current, note = noteText
+        let c = current, note = noteText, off = suspensions > 0
         lock.unlock()
-        guard let c, Date().timeIntervalSince(c.since) > timeout else { return }
+        guard !off, let c, Date().timeIntervalSince(c.since) > timeout else { return }
         let msg = "\(who): no answer from the other ranks for \(Int(timeout)) s in \(c.op): a rank died, hangs or is cut off; stopping this rank (the launcher then stops the others)." + (note.isEmpty ? "" : " " + note) + "\n"
         FileHandle.standardError.write(Data(msg.utf8))
         _exit(3)

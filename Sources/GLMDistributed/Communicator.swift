@@ -47,6 +47,9 @@ public protocol Communicator: AnyObject {
     func finish()
     /// Said by the watchdog when it ends this rank (e.g. how to resume the run).
     var stopNote: String { get set }
+    /// Runs `body`, whose collectives may legitimately wait long (rank 0 preparing the data,
+    /// evaluating, writing a checkpoint), without the watchdog's limit.
+    func unwatched<T>(_ body: () throws -> T) rethrows -> T
 }
 
 /// Errors of the distributed layer; each names the ranks (and hosts) involved.

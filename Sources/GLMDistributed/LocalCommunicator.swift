@@ -27,6 +27,7 @@ public final class LocalCommunicator: Communicator {
     public func barrier() throws {}
     public func abort(_ code: Int32) -> Never { exit(code) }
     public func finish() {}
+    public func unwatched<T>(_ body: () throws -> T) rethrows -> T { try body() }
 
     private func check(_ counts: [Int]) throws {
         guard counts.count == 1 else { throw DistributedError.invalid("\(counts.count) parts in a group of 1") }

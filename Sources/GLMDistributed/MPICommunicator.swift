@@ -180,6 +180,8 @@ public final class MPICommunicator: Communicator {
         set { watchdog.note = newValue }
     }
 
+    public func unwatched<T>(_ body: () throws -> T) rethrows -> T { try watchdog.suspended(body) }
+
     public func finish() {
         guard !finished else { return }
         finished = true

@@ -130,7 +130,8 @@ struct PretrainCommand: ParsableCommand {
         } else if embedded {
             say("using the bundled corpus (train: 54 works, held out: Persuasion)")
         }
-        let trainer = try Trainer(config: c, resume: resume, communicator: comm) { say($0) }
+        // Setup waits on rank 0 (data preparation, loading): no watchdog limit until training starts.
+        let trainer = try comm.unwatched { try Trainer(config: c, resume: resume, communicator: comm) { say($0) } }
         let summary = try trainer.run()
         say(String(format: "done: %d steps, last training loss %.4f, %.0f tokens/s", summary.steps, summary.finalLoss, summary.tokensPerSecond))
         if let e = summary.evalLoss {

@@ -14,8 +14,16 @@ extension DataParallel {
     /// Saves checkpoint `state.step` together: every rank checks that the replicas agree, rank 0
     /// writes the folder (with every rank's optimizer shard under ZeRO-1), the others send
     /// their shard. Every rank calls it at the same step.
+    /// Writing may take long on rank 0, so the watchdog does not limit these collectives.
     public func saveCheckpoint(_ checkpoints: RunCheckpoints, model: GLMModel, optimizer: AdamW, state: TrainerState,
                                tokenizerFiles: [URL], keep: Int) throws {
+        try comm.unwatched {
+            try saveCheckpointWatched(checkpoints, model: model, optimizer: optimizer, state: state, tokenizerFiles: tokenizerFiles, keep: keep)
+        }
+    }
+
+    private func saveCheckpointWatched(_ checkpoints: RunCheckpoints, model: GLMModel, optimizer: AdamW, state: TrainerState,
+                                       tokenizerFiles: [URL], keep: Int) throws {
         try checkReplicasAgree(model.store, step: state.step)
         if comm.isRoot {
             try checkpoints.save(model: model, optimizer: optimizer, state: state, tokenizerFiles: tokenizerFiles, keep: keep,

@@ -41,3 +41,19 @@ final class MemoryReportObserver: TrainingObserver {
         #endif
     }
 }
+
+/// Rank 0 evaluates and writes checkpoints while the other ranks would wait for it inside the
+/// next step's collectives. At those steps (and the last) every rank meets in a barrier that the
+/// watchdog does not limit, so a long evaluation or checkpoint write is not taken for a hung
+/// rank; the training collectives then only wait for the ranks' differences in compute time.
+final class RankSyncObserver: TrainingObserver {
+    let comm: Communicator
+    let periods: [Int]
+
+    init(comm: Communicator, periods: [Int]) { self.comm = comm; self.periods = periods.filter { $0 > 0 } }
+
+    func stepEnded(_ e: StepEvent, loop: TrainingLoop) throws {
+        guard e.isLast || periods.contains(where: { e.state.step % $0 == 0 }) else { return }
+        try comm.unwatched { try comm.barrier() }
+    }
+}

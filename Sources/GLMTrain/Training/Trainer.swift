@@ -282,6 +282,7 @@ public final class Trainer {
         observers.append(saver)
         if let parallel {
             observers.append(MemoryReportObserver(parallel: parallel, say: say))
+            observers.append(RankSyncObserver(comm: comm, periods: [config.evalEvery, config.saveEvery]))
             LauncherTermination.install(who: comm.name, checkpoints: isRoot ? checkpoints : nil)
             comm.stopNote = "Continue from the last checkpoint with: glm pretrain --output \(runDir.path) --resume"
         }
@@ -307,7 +308,7 @@ public final class Trainer {
         }
         if state.step > 0, state.step != (saver.lastSaved ?? startStep) {
             // Stopped before the first step's checkpoint (or between checkpoints): save where we are.
-            try saver.save(model, optimizer, state)
+            try comm.unwatched { try saver.save(model, optimizer, state) }
         }
         let stopped: Int32? = { if case let .signal(s) = reason { return s }; return nil }()
         var demo: [(masked: String, filled: String)] = []

@@ -40,23 +40,24 @@ public enum RunAgreement {
         var lines: [String] = []
         for (r, c) in claims.enumerated().dropFirst() where c != root {
             var what: [String] = []
-            if c.config != root.config { what.append(configDifference(c.config, root.config)) }
+            if c.config != root.config, let d = configDifference(c.config, root.config) { what.append(d) }
             for name in Set(c.data.keys).union(root.data.keys).sorted() where c.data[name] != root.data[name] {
                 what.append("the \(name) data (its manifest differs)")
             }
             if c.firstBatch != root.firstBatch, c.data == root.data { what.append("the first batch (same manifest, other token files?)") }
             if c.parameters != root.parameters { what.append("the parameter count (\(c.parameters) vs \(root.parameters))") }
-            lines.append("rank \(r) (\(hosts[r])) differs from rank 0 (\(hosts[0])) in " + what.joined(separator: "; "))
+            if !what.isEmpty { lines.append("rank \(r) (\(hosts[r])) differs from rank 0 (\(hosts[0])) in " + what.joined(separator: "; ")) }
         }
         guard lines.isEmpty else {
             throw DistributedError.disagreement(lines.joined(separator: "\n") + "\nevery rank must be started with the same flags and data")
         }
     }
 
-    /// "config field a (x vs y), field b (…)", from two configs' JSON.
-    static func configDifference(_ a: String, _ b: String) -> String {
+    /// "config a (x vs rank 0's y), b (…)" from two configs' JSON, compared field by field
+    /// (key order does not matter); nil when they hold the same values.
+    static func configDifference(_ a: String, _ b: String) -> String? {
         guard let x = try? JSONSerialization.jsonObject(with: Data(a.utf8)) as? [String: Any],
-              let y = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any] else { return "the config" }
+              let y = try? JSONSerialization.jsonObject(with: Data(b.utf8)) as? [String: Any] else { return "the config (unreadable)" }
         func text(_ v: Any?) -> String {
             guard let v else { return "absent" }
             if let d = try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys, .fragmentsAllowed]) {
@@ -65,7 +66,7 @@ public enum RunAgreement {
             return "\(v)"
         }
         let fields = Set(x.keys).union(y.keys).sorted().filter { text(x[$0]) != text(y[$0]) }
-        guard !fields.isEmpty else { return "the config" }
+        guard !fields.isEmpty else { return nil }
         return "config " + fields.map { "\($0) (\(text(x[$0])) vs rank 0's \(text(y[$0])))" }.joined(separator: ", ")
     }
 }

@@ -16,6 +16,11 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var tokens: Int
     /// Seconds of training so far (for throughput and ETA across restarts).
     public var elapsed: Double
+
+    public init(step: Int, dataCursor: Int, dropoutSeed: UInt64, dropoutOffset: UInt64, tokens: Int, elapsed: Double) {
+        self.step = step; self.dataCursor = dataCursor; self.dropoutSeed = dropoutSeed; self.dropoutOffset = dropoutOffset
+        self.tokens = tokens; self.elapsed = elapsed
+    }
 }
 
 /// A run folder's checkpoints: `checkpoints/step-N/` (an HF-shaped model folder plus the

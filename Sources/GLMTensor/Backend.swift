@@ -14,7 +14,7 @@ public protocol ComputeBackend: Sendable {
     func bf16ToF32(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count: Int)
     func biasBackward(dY: UnsafePointer<Float>, dBias: UnsafeMutablePointer<Float>, n: Int, c: Int)
     func clipGradNorm(_ buffer: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float
-    func crossEntropyForwardBackward(logits: UnsafePointer<Float>, ldLogits: Int?, targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, n: Int, V: Int, losses: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>?, ldDLogits: Int?, gradScale: Float) -> (lossSum: Double, maskSum: Double)
+    func crossEntropyForwardBackward(logits: UnsafePointer<Float>, ldLogits: Int?, targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, n: Int, V: Int, losses: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>?, ldDLogits: Int?, gradScale: Float, labelSmoothing: Float) -> (lossSum: Double, maskSum: Double)
     func dropoutBackward(dY: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>, mask: UnsafePointer<UInt8>?, count: Int, p: Float, seed: UInt64, offset: UInt64)
     func dropoutForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>?, count: Int, p: Float, seed: UInt64, offset: UInt64)
     func embeddingBackward(ids: UnsafePointer<Int32>, count: Int, dOut: UnsafePointer<Float>, dWeight: UnsafeMutablePointer<Float>, h: Int)
@@ -36,6 +36,13 @@ public protocol ComputeBackend: Sendable {
     func gemv(x: UnsafePointer<Float>, w: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int)
     func gemvBF16(x: UnsafePointer<Float>, w: UnsafePointer<UInt16>, y: UnsafeMutablePointer<Float>, m: Int, n: Int, k: Int)
     func matmulBF16(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<UInt16>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool)
+}
+
+extension ComputeBackend {
+    /// Cross-entropy without label smoothing (the pretraining loss and the cloze heads).
+    @inlinable public func crossEntropyForwardBackward(logits: UnsafePointer<Float>, ldLogits: Int?, targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, n: Int, V: Int, losses: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>?, ldDLogits: Int?, gradScale: Float) -> (lossSum: Double, maskSum: Double) {
+        crossEntropyForwardBackward(logits: logits, ldLogits: ldLogits, targets: targets, lossMask: lossMask, n: n, V: V, losses: losses, dLogits: dLogits, ldDLogits: ldDLogits, gradScale: gradScale, labelSmoothing: 0)
+    }
 }
 
 /// The CPU backend: SIMD kernels threaded over all cores, GEMMs through oneDNN.
@@ -63,8 +70,8 @@ public struct CPUBackend: ComputeBackend {
     @inlinable public func clipGradNorm(_ buffer: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
         return CPUKernels.clipGradNorm(buffer, count: count, maxNorm: maxNorm)
     }
-    @inlinable public func crossEntropyForwardBackward(logits: UnsafePointer<Float>, ldLogits: Int?, targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, n: Int, V: Int, losses: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>?, ldDLogits: Int?, gradScale: Float) -> (lossSum: Double, maskSum: Double) {
-        return CPUKernels.crossEntropyForwardBackward(logits: logits, ldLogits: ldLogits, targets: targets, lossMask: lossMask, n: n, V: V, losses: losses, dLogits: dLogits, ldDLogits: ldDLogits, gradScale: gradScale)
+    @inlinable public func crossEntropyForwardBackward(logits: UnsafePointer<Float>, ldLogits: Int?, targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>, n: Int, V: Int, losses: UnsafeMutablePointer<Float>, dLogits: UnsafeMutablePointer<Float>?, ldDLogits: Int?, gradScale: Float, labelSmoothing: Float) -> (lossSum: Double, maskSum: Double) {
+        return CPUKernels.crossEntropyForwardBackward(logits: logits, ldLogits: ldLogits, targets: targets, lossMask: lossMask, n: n, V: V, losses: losses, dLogits: dLogits, ldDLogits: ldDLogits, gradScale: gradScale, labelSmoothing: labelSmoothing)
     }
     @inlinable public func dropoutBackward(dY: UnsafePointer<Float>, dX: UnsafeMutablePointer<Float>, mask: UnsafePointer<UInt8>?, count: Int, p: Float, seed: UInt64, offset: UInt64) {
         CPUKernels.dropoutBackward(dY: dY, dX: dX, mask: mask, count: count, p: p, seed: seed, offset: offset)

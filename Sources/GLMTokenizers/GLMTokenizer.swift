@@ -250,8 +250,9 @@ public struct GLMTokenizer: Sendable {
         return true
     }
 
-    /// Python's `str.isspace`, used by the official `strip`/`rstrip` calls.
-    static func isPythonSpace(_ u: Unicode.Scalar) -> Bool {
+    /// Python's `str.isspace` for one scalar, used by the official `strip`/`rstrip`/`split` calls
+    /// (here and in the task readers, which follow the official Python string handling).
+    public static func isPythonSpace(_ u: Unicode.Scalar) -> Bool {
         (u.value >= 0x1C && u.value <= 0x1F) || u.properties.isWhitespace
     }
 

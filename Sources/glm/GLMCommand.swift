@@ -16,13 +16,18 @@ struct GLMCommand: AsyncParsableCommand {
         abstract: "GLM (General Language Model) in Swift: pretrain, generate, convert, benchmark.",
         subcommands: [
             PretrainCommand.self,
+            FinetuneCommand.self,
             PrepareCommand.self,
             BatchesCommand.self,
+            ClozeCommand.self,
+            EvaluateCommand.self,
             TokenizeCommand.self,
             LogitsCommand.self,
             ConvertCommand.self,
             GenerateCommand.self,
             BenchCommand.self,
+            ServeCommand.self,
+            LoadTestCommand.self,
         ]
     )
 }

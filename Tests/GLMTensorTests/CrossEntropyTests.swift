@@ -2,7 +2,7 @@ import XCTest
 import GLMTensor
 
 final class CrossEntropyTests: XCTestCase {
-    func run(n: Int, V: Int, seed: UInt64, maskEvery: Int = 3) {
+    func run(n: Int, V: Int, seed: UInt64, maskEvery: Int = 3, eps: Float = 0) {
         var rng = TestRNG(seed)
         let logits = rng.normals(n * V, std: 3)
         var targets = (0..<n).map { _ in Int32(rng.int(V)) }
@@ -12,10 +12,11 @@ final class CrossEntropyTests: XCTestCase {
         let gradScale: Float = 1 / max(1, mask.reduce(0, +))
         var losses = [Float](repeating: -1, count: n), d = [Float](repeating: .nan, count: n * V)
         let (ls, ms) = CPUKernels.crossEntropyForwardBackward(logits: logits, targets: targets, lossMask: mask, n: n, V: V,
-                                                              losses: &losses, dLogits: &d, gradScale: gradScale)
+                                                              losses: &losses, dLogits: &d, gradScale: gradScale, labelSmoothing: eps)
         var lr = [Double](repeating: 0, count: n), dr = [Double](repeating: 0, count: n * V)
         let (rls, rms) = ReferenceKernels.crossEntropyForwardBackward(logits: toDouble(logits), targets: targets, lossMask: toDouble(mask),
-                                                                      n: n, V: V, losses: &lr, dLogits: &dr, gradScale: Double(gradScale))
+                                                                      n: n, V: V, losses: &lr, dLogits: &dr, gradScale: Double(gradScale),
+                                                                      labelSmoothing: Double(eps))
         assertClose(losses, lr, rtol: 1e-5, atol: 1e-5, "CE losses n=\(n) V=\(V)")
         XCTAssertEqual(ls, rls, accuracy: 1e-5 * max(1, abs(rls)))
         XCTAssertEqual(ms, rms)
@@ -27,7 +28,7 @@ final class CrossEntropyTests: XCTestCase {
         // Loss only: same losses.
         var l2 = [Float](repeating: -1, count: n)
         let (ls2, _) = CPUKernels.crossEntropyForwardBackward(logits: logits, targets: targets, lossMask: mask, n: n, V: V,
-                                                              losses: &l2, dLogits: nil)
+                                                              losses: &l2, dLogits: nil, labelSmoothing: eps)
         assertClose(l2, losses, rtol: 1e-6, atol: 1e-6, "loss only")
         XCTAssertEqual(ls2, ls, accuracy: 1e-5 * max(1, abs(ls)))
         // In place: the gradient overwrites the logits.
@@ -35,13 +36,13 @@ final class CrossEntropyTests: XCTestCase {
         var l3 = [Float](repeating: -1, count: n)
         inPlace.withUnsafeMutableBufferPointer { buf in
             _ = CPUKernels.crossEntropyForwardBackward(logits: buf.baseAddress!, targets: targets, lossMask: mask, n: n, V: V,
-                                                       losses: &l3, dLogits: buf.baseAddress!, gradScale: gradScale)
+                                                       losses: &l3, dLogits: buf.baseAddress!, gradScale: gradScale, labelSmoothing: eps)
         }
         XCTAssertEqual(inPlace, d); XCTAssertEqual(l3, losses)
         // Deterministic.
         var d4 = [Float](repeating: 0, count: n * V), l4 = [Float](repeating: 0, count: n)
         let (ls4, _) = CPUKernels.crossEntropyForwardBackward(logits: logits, targets: targets, lossMask: mask, n: n, V: V,
-                                                              losses: &l4, dLogits: &d4, gradScale: gradScale)
+                                                              losses: &l4, dLogits: &d4, gradScale: gradScale, labelSmoothing: eps)
         XCTAssertEqual(d4, d); XCTAssertEqual(l4, losses); XCTAssertEqual(ls4, ls)
     }
 
@@ -51,6 +52,44 @@ final class CrossEntropyTests: XCTestCase {
         run(n: 5, V: 31, seed: 42)
         run(n: 64, V: 100, seed: 43)
         run(n: 33, V: 1000, seed: 44)
+    }
+
+    /// Label smoothing (the official seq2seq loss) through the same checks, small and GLM-sized vocabularies.
+    func testLabelSmoothingShapes() {
+        run(n: 1, V: 1, seed: 50, maskEvery: 5, eps: 0.1)
+        run(n: 3, V: 17, seed: 51, eps: 0.1)
+        run(n: 64, V: 100, seed: 52, eps: 0.3)
+        run(n: 7, V: 30592, seed: 53, eps: 0.1)
+        run(n: 3, V: 50304, seed: 54, maskEvery: 2, eps: 0.1)
+    }
+
+    /// The smoothed loss written out in Double: (1 − ε)·(lse − x_t) + ε·mean_v(lse − x_v); its
+    /// gradient against central differences; uniform logits give log V for any ε.
+    func testLabelSmoothingValuesAndFiniteDifferences() {
+        var rng = TestRNG(55)
+        let n = 4, V = 9, eps = 0.1
+        var logits = (0..<(n * V)).map { _ in 2 * rng.normal() }
+        let targets: [Int32] = [3, 0, 8, 5], mask: [Double] = [1, 0, 1, 0.5]
+        let gs = 0.7
+        var l = [Double](repeating: 0, count: n), d = [Double](repeating: 0, count: n * V)
+        ReferenceKernels.crossEntropyForwardBackward(logits: logits, targets: targets, lossMask: mask, n: n, V: V,
+                                                     losses: &l, dLogits: &d, gradScale: gs, labelSmoothing: eps)
+        for i in 0..<n where mask[i] != 0 {
+            let row = Array(logits[(i * V)..<((i + 1) * V)])
+            let lse = log(row.map { exp($0) }.reduce(0, +))
+            let want = (1 - eps) * (lse - row[Int(targets[i])]) + eps * row.map { lse - $0 }.reduce(0, +) / Double(V)
+            XCTAssertEqual(l[i], want, accuracy: 1e-12, "row \(i)")
+        }
+        func loss(_ x: [Double]) -> Double {
+            var l = [Double](repeating: 0, count: n)
+            return ReferenceKernels.crossEntropyForwardBackward(logits: x, targets: targets, lossMask: mask, n: n, V: V,
+                                                                losses: &l, dLogits: nil, labelSmoothing: eps).lossSum * gs
+        }
+        for i in 0..<(n * V) { XCTAssertEqual(d[i], centralDifference(&logits, i, loss), accuracy: 1e-8, "d[\(i)]") }
+        var lu = [Float](repeating: 0, count: 1)
+        CPUKernels.crossEntropyForwardBackward(logits: [Float](repeating: 0.3, count: 30592), targets: [17], lossMask: [1],
+                                               n: 1, V: 30592, losses: &lu, dLogits: nil, labelSmoothing: 0.1)
+        XCTAssertEqual(Double(lu[0]), log(30592.0), accuracy: 1e-5)
     }
 
     func testLargeVocabulary() {

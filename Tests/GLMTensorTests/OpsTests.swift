@@ -140,4 +140,27 @@ final class OpsTests: XCTestCase {
         }
         XCTAssertThrowsError(try Ops.crossEntropy(logits, targets: try Tensor(int32: [0, 11, 0, 0], shape: [n]), lossMask: mask))
     }
+
+    /// Label smoothing ε = 0.1 (the official seq2seq loss): value by hand and gradient by finite differences.
+    func testSmoothedCrossEntropyLossAndGradient() throws {
+        let n = 4, v = 11, eps = 0.1
+        let logits = randn([n, v], seed: 19)
+        let targets = try Tensor(int32: [3, 10, 999, 0], shape: [n])
+        let mask = try Tensor([1, 0.5, 0, 1], shape: [n])
+        let loss = try Ops.crossEntropy(logits, targets: targets, lossMask: mask, labelSmoothing: Float(eps)).item
+        let l = logits.toArray()
+        var expect = 0.0
+        for (i, (t, w)) in [(3, 1.0), (10, 0.5), (0, 0.0), (0, 1.0)].enumerated() where w > 0 {
+            let row = l[(i * v)..<((i + 1) * v)].map(Double.init)
+            let mx = row.max()!, lse = mx + Foundation.log(row.map { Foundation.exp($0 - mx) }.reduce(0, +))
+            let smooth = row.map { lse - $0 }.reduce(0, +) / Double(v)
+            expect += w * ((1 - eps) * (lse - row[t]) + eps * smooth)
+        }
+        XCTAssertEqual(Double(loss), expect / 2.5, accuracy: 1e-5)
+        try checkGradients([logits], wrt: [0]) {
+            try Ops.crossEntropy($0[0], targets: targets, lossMask: mask, labelSmoothing: Float(eps)).reshaped([1])
+        }
+        XCTAssertThrowsError(try Ops.crossEntropy(logits, targets: targets, lossMask: mask, labelSmoothing: 1))
+        XCTAssertThrowsError(try Ops.crossEntropy(logits, targets: targets, lossMask: mask, labelSmoothing: -0.1))
+    }
 }

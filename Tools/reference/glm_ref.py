@@ -217,8 +217,18 @@ class GLMModel(nn.Module):
         return out, new_mems
 
 
-def glm_loss(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor) -> torch.Tensor:
-    """Σ CE · loss_mask / Σ loss_mask (pretrain_glm.py:forward_step); targets are pre-aligned."""
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+def glm_loss(logits: torch.Tensor, targets: torch.Tensor, loss_mask: torch.Tensor,
+             label_smoothing: float = 0.0) -> torch.Tensor:
+    """Σ CE · loss_mask / Σ loss_mask (pretrain_glm.py:forward_step); targets are pre-aligned.
+
+    With label_smoothing ε > 0, each position's loss is (1 − ε)·CE + ε·mean_v(−log_softmax), as the
+    official seq2seq fine-tuning computes it (spec §6.2, tasks/seq2seq/finetune.py:seq2seq_forward_step):
+    over every position, then weighted by loss_mask.
+    """
+    flat = logits.reshape(-1, logits.shape[-1])
+    ce = F.cross_entropy(flat, targets.reshape(-1), reduction="none")
+    if label_smoothing > 0:
+        smooth = -F.log_softmax(flat, dim=-1).mean(dim=-1)
+        ce = (1 - label_smoothing) * ce + label_smoothing * smooth
     lm = loss_mask.reshape(-1).to(ce.dtype)
     return (ce * lm).sum() / lm.sum()

@@ -251,7 +251,7 @@ public final class GLMModel: @unchecked Sendable {
     ///
     /// `normalizer` replaces `Σ loss_mask` as the denominator: a data-parallel process passes the
     /// mask sum of the whole batch, so the processes' losses and gradients add up to the whole
-    /// batch's (see ``Ops/crossEntropy(_:targets:lossMask:overwriteLogits:normalizer:)``).
+    /// batch's (see ``Ops/crossEntropy(_:targets:lossMask:overwriteLogits:labelSmoothing:normalizer:)``).
     public func loss(inputIds: Tensor, positionIds: Tensor, mask: AttentionMask, targets: Tensor,
                      lossMask: Tensor, normalizer: Double? = nil) throws -> Tensor {
         guard targets.shape == inputIds.shape, lossMask.shape == inputIds.shape,

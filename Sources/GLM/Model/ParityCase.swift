@@ -109,7 +109,7 @@ extension GLMModel {
             out["loss"] = TensorData(dtype: .f32, shape: [], floats: [loss.item])
             for p in store.parameters {
                 out["grad." + p.name] = TensorData(dtype: .f32, shape: p.shape,
-                                                   floats: Array(UnsafeBufferPointer(start: p.grad.floats, count: p.count)))
+                                                   floats: p.grad.toArray())
             }
         } else {
             let loss = try Autograd.withNoGrad {

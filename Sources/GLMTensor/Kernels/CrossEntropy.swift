@@ -4,12 +4,17 @@ import Foundation
 
 extension CPUKernels {
     /// Per-row cross-entropy of `logits` against `targets`, weighted by `lossMask`, and optionally
-    /// its gradient, in one kernel:
+    /// its gradient, in one kernel, with optional label smoothing ε = `labelSmoothing`:
     ///
-    ///     CE[i]         = logsumexp(logits[i, :]) − logits[i, targets[i]]
+    ///     lse           = logsumexp(logits[i, :])
+    ///     CE[i]         = (1 − ε)·(lse − logits[i, targets[i]]) + ε·(lse − mean_v logits[i, v])
     ///     losses[i]     = CE[i] where lossMask[i] ≠ 0, else 0
-    ///     dLogits[i, v] = (softmax(logits[i, :])[v] − [v == targets[i]]) · lossMask[i] · gradScale
+    ///     dLogits[i, v] = (softmax(logits[i, :])[v] − (1 − ε)·[v == targets[i]] − ε/V) · lossMask[i] · gradScale
     ///     returns (lossSum: Σ CE[i]·lossMask[i], maskSum: Σ lossMask[i]), both summed in row order in Double
+    ///
+    /// ε = 0 is plain cross-entropy. With ε > 0 it is the official seq2seq loss
+    /// `(1 − ε)·CE + ε·mean_v(−log p_v)` (docs/official-glm.md §6.2; official
+    /// `tasks/seq2seq/finetune.py:seq2seq_forward_step`), whose second term is `lse − mean(logits)`.
     ///
     /// The caller forms the token mean loss = lossSum / maskSum and passes
     /// gradScale = upstream / maskSum (GLM's `loss_mask`-weighted mean, `pretrain_glm.py:forward_step`).
@@ -27,7 +32,7 @@ extension CPUKernels {
                                                    targets: UnsafePointer<Int32>, lossMask: UnsafePointer<Float>,
                                                    n: Int, V: Int, losses: UnsafeMutablePointer<Float>,
                                                    dLogits: UnsafeMutablePointer<Float>?, ldDLogits: Int? = nil,
-                                                   gradScale: Float = 1) -> (lossSum: Double, maskSum: Double) {
+                                                   gradScale: Float = 1, labelSmoothing eps: Float = 0) -> (lossSum: Double, maskSum: Double) {
         if n == 0 { return (0, 0) }
         let ldl = ldLogits ?? V
         let ldd = ldDLogits ?? ldl
@@ -48,9 +53,22 @@ extension CPUKernels {
                 let xt = x[t]  // read before an in-place gradient overwrites the row
                 var lmax = F16x(repeating: -.infinity)
                 var j = 0
-                while j + 16 <= V { lmax = vmax(lmax, load16(x + j)); j += 16 }
+                // Σ logits (for the smoothing term) rides on the max pass when ε > 0.
+                var rowMean = 0.0
+                if eps != 0 {
+                    var lsum = F16x()
+                    while j + 16 <= V { let v = load16(x + j); lmax = vmax(lmax, v); lsum += v; j += 16 }
+                    var total = Double(lsum.sum())
+                    var k = j
+                    while k < V { total += Double(x[k]); k += 1 }
+                    rowMean = total / Double(V)
+                } else {
+                    while j + 16 <= V { lmax = vmax(lmax, load16(x + j)); j += 16 }
+                }
                 var mx = lmax.max()
                 while j < V { mx = Swift.max(mx, x[j]); j += 1 }
+                // lse − (1−ε)·x_t − ε·mean(x) = (1−ε)·CE + ε·(lse − mean(x))
+                let offset = Double(mx) - (1 - Double(eps)) * Double(xt) - Double(eps) * rowMean
                 var vsum = F16x()
                 if let dl = dLogits {
                     let d = dl + i * ldd
@@ -64,17 +82,24 @@ extension CPUKernels {
                     let g = w * gradScale
                     let f = g / sum
                     j = 0
-                    while j + 16 <= V { store16(load16(d + j) * f, d + j); j += 16 }
-                    while j < V { d[j] *= f; j += 1 }
-                    d[t] -= g
-                    let ce = Foundation.log(Double(sum)) + Double(mx) - Double(xt)
+                    if eps != 0 {
+                        let u = F16x(repeating: g * eps / Float(V))
+                        while j + 16 <= V { store16(load16(d + j) * f - u, d + j); j += 16 }
+                        while j < V { d[j] = d[j] * f - g * eps / Float(V); j += 1 }
+                    } else {
+                        while j + 16 <= V { store16(load16(d + j) * f, d + j); j += 16 }
+                        while j < V { d[j] *= f; j += 1 }
+                    }
+                    d[t] -= g * (1 - eps)
+                    let ce = eps == 0 ? Foundation.log(Double(sum)) + Double(mx) - Double(xt) : Foundation.log(Double(sum)) + offset
                     losses[i] = Float(ce)
                     rowLoss[i] = ce * Double(w)
                 } else {
                     j = 0
                     while j + 16 <= V { vsum += vexp(load16(x + j) - mx); j += 16 }
                     if j < V { vsum += vexp(loadPartial(x + j, V - j, fill: -.infinity) - mx) }
-                    let ce = Foundation.log(Double(vsum.sum())) + Double(mx) - Double(xt)
+                    let ls = Foundation.log(Double(vsum.sum()))
+                    let ce = eps == 0 ? ls + Double(mx) - Double(xt) : ls + offset
                     losses[i] = Float(ce)
                     rowLoss[i] = ce * Double(w)
                 }
@@ -87,14 +112,15 @@ extension CPUKernels {
 }
 
 extension ReferenceKernels {
-    /// As ``CPUKernels/crossEntropyForwardBackward(logits:ldLogits:targets:lossMask:n:V:losses:dLogits:ldDLogits:gradScale:)``
-    /// (contiguous rows): max-shifted logsumexp, then the gradient from the normalized softmax.
+    /// As ``CPUKernels/crossEntropyForwardBackward(logits:ldLogits:targets:lossMask:n:V:losses:dLogits:ldDLogits:gradScale:labelSmoothing:)``
+    /// (contiguous rows): max-shifted logsumexp, the smoothing term as the official
+    /// `-log_softmax(x).mean(-1)`, then the gradient from the normalized softmax.
     @discardableResult
     public static func crossEntropyForwardBackward<T: ReferenceFloat>(logits: UnsafePointer<T>, targets: UnsafePointer<Int32>,
                                                                       lossMask: UnsafePointer<T>, n: Int, V: Int,
                                                                       losses: UnsafeMutablePointer<T>,
                                                                       dLogits: UnsafeMutablePointer<T>?,
-                                                                      gradScale: T = 1) -> (lossSum: Double, maskSum: Double) {
+                                                                      gradScale: T = 1, labelSmoothing eps: T = 0) -> (lossSum: Double, maskSum: Double) {
         var lossSum = 0.0, maskSum = 0.0
         for i in 0..<n {
             let w = lossMask[i]
@@ -111,13 +137,18 @@ extension ReferenceKernels {
             for v in 0..<V { mx = Swift.max(mx, x[v]) }
             var sum: T = 0
             for v in 0..<V { sum += T.refExp(x[v] - mx) }
-            let ce = T.refLog(sum) + mx - xt
+            let lse = T.refLog(sum) + mx
+            // −mean_v log p_v, as the official code writes it: −log_softmax(x).mean(-1)
+            var negMeanLogP: T = 0
+            for v in 0..<V { negMeanLogP += lse - x[v] }
+            negMeanLogP /= T(V)
+            let ce = eps == 0 ? lse - xt : (1 - eps) * (lse - xt) + eps * negMeanLogP
             losses[i] = ce
             lossSum += Double(ce) * Double(w)
             if let d = dLogits {
                 let g = w * gradScale
-                for v in 0..<V { d[i * V + v] = T.refExp(x[v] - mx) / sum * g }
-                d[i * V + t] -= g
+                for v in 0..<V { d[i * V + v] = (T.refExp(x[v] - mx) / sum - eps / T(V)) * g }
+                d[i * V + t] -= g * (1 - eps)
             }
         }
         return (lossSum, maskSum)

@@ -7,11 +7,16 @@ extension Ops {
     /// themselves (training: saves an `[n, V]` buffer; the caller must not read them afterwards).
     /// Targets on masked-out rows are ignored; on counted rows they must lie in [0, V).
     ///
+    /// With `labelSmoothing` ε > 0 each row's loss is `(1 − ε)·CE + ε·mean_v(−log p_v)`, the
+    /// official seq2seq fine-tuning loss (docs/official-glm.md §6.2), gradient
+    /// `(softmax − (1 − ε)·onehot − ε/V)·mask/Σmask`.
+    ///
     /// `normalizer`, when given, replaces `Σ_i mask_i` as the denominator: a data-parallel process
     /// holding part of a batch divides by the mask sum of the WHOLE batch, so the processes'
     /// losses and gradients add up to those of the whole batch.
     public static func crossEntropy(_ logits: Tensor, targets: Tensor, lossMask: Tensor,
-                                    overwriteLogits: Bool = false, normalizer: Double? = nil) throws -> Tensor {
+                                    overwriteLogits: Bool = false, labelSmoothing: Float = 0,
+                                    normalizer: Double? = nil) throws -> Tensor {
         guard logits.rank == 2 else { throw TensorError.invalidArgument(op: "crossEntropy", message: "logits shape \(logits.shape) is not [n, V]") }
         let n = logits.shape[0], v = logits.shape[1]
         guard targets.count == n, targets.dtype == .i32 else {
@@ -21,6 +26,9 @@ extension Ops {
             throw TensorError.shapeMismatch(op: "crossEntropy loss mask", lhs: [n], rhs: lossMask.shape)
         }
         try checkF32("crossEntropy", logits)
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw TensorError.invalidArgument(op: "crossEntropy", message: "label smoothing \(labelSmoothing) outside [0, 1)")
+        }
         if let normalizer, !(normalizer > 0 && normalizer.isFinite) {
             throw TensorError.invalidArgument(op: "crossEntropy", message: "normalizer \(normalizer) is not a positive number")
         }
@@ -41,7 +49,7 @@ extension Ops {
         let gradScale: Float = denominator > 0 ? Float(1 / denominator) : 0
         let (lossSum, _) = Backend.current.crossEntropyForwardBackward(
             logits: lc.floats, ldLogits: v, targets: tc.int32s, lossMask: mc.floats, n: n, V: v,
-            losses: losses.floats, dLogits: dl?.floats, ldDLogits: nil, gradScale: gradScale)
+            losses: losses.floats, dLogits: dl?.floats, ldDLogits: nil, gradScale: gradScale, labelSmoothing: labelSmoothing)
         let loss = try Tensor([denominator > 0 ? Float(lossSum / denominator) : 0], shape: [1])
         guard let dl else { return loss }
         return Autograd.record("crossEntropy", output: loss, inputs: [logits]) { node in

@@ -122,7 +122,8 @@ public struct TrainingStep {
             gradNorm = clipGrad > 0 ? clipGradNorm(model.store, maxNorm: clipGrad) : Float(Ops.norm(model.store.grads))
         }
         let loss = lossSum / Float(n)
-        let lr = schedule.lr(at: step)
+        // The official scheduler steps after the update: update k runs with the rate of t = k − 1.
+        let lr = schedule.lr(at: step - 1)
         let skip = !(loss.isFinite && gradNorm.isFinite)
         if !skip {
             if let parallel { try parallel.update(optimizer, store: model.store, lr: lr) } else { optimizer.update(lr: lr) }

@@ -1,0 +1,123 @@
+/// The official seq2seq tasks (`--task` of `tasks/seq2seq/finetune.py`) this port encodes, each with
+/// its source layout and the settings of its official script (docs/official-glm.md §6.2, §6.3).
+public enum Seq2SeqTask: String, CaseIterable, Sendable, Codable {
+    /// CNN/DailyMail, BERT-tokenizer models (`config_tasks/seq_cnndm.sh`).
+    case cnnDM = "cnn_dm"
+    /// CNN/DailyMail, the original-text setting of GLM-10B (`seq_cnndm_org.sh`).
+    case cnnDMOriginal = "cnn_dm_original"
+    /// XSum (`seq_xsum.sh`).
+    case xsum
+    /// Gigaword (`seq_gigaword.sh`).
+    case gigaword
+    /// SQuAD question generation (`seq_squad_generation.sh`): source = context, target = question,
+    /// plus the answer.
+    case squadGeneration = "squad_generation"
+    /// Free-form source/target pairs (`seq_customization.sh`, `CustomizationDataset`).
+    case customization
+    /// Blank infilling on Yahoo Answers (`seq_blank.sh`, `BlankLMDataset`); see ``BlankInfilling``.
+    case blank
+
+    /// How the task builds Part A.
+    public enum Layout: Sendable, Equatable {
+        /// `[CLS] [MASK] " Content:" " "+source` (the summary slot before the content).
+        case summary
+        /// `[CLS] context " Question:" [MASK] " Answer: "+answer`, context windowed around the answer.
+        case questionGeneration
+        /// `[CLS] source[-(src−3):] [MASK] [eos]` (left-truncated).
+        case customization
+        /// `" "+text` with words replaced by [MASK] (``BlankInfilling``).
+        case blank
+    }
+
+    public var layout: Layout {
+        switch self {
+        case .cnnDM, .cnnDMOriginal, .xsum, .gigaword: return .summary
+        case .squadGeneration: return .questionGeneration
+        case .customization: return .customization
+        case .blank: return .blank
+        }
+    }
+
+    /// The task for a name as the official `--task` spells it (case-insensitive).
+    public static func named(_ name: String) throws -> Seq2SeqTask {
+        guard let t = Seq2SeqTask(rawValue: name.lowercased()) else {
+            throw TaskError.unknownTask("unknown seq2seq task \"\(name)\"; known: \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return t
+    }
+
+    /// The settings of the task's official script (``Seq2SeqSettings``).
+    public var settings: Seq2SeqSettings {
+        switch self {
+        case .cnnDM:
+            return Seq2SeqSettings(sourceLength: 608, targetLength: 160, epochs: 15, learningRate: 3e-5, evalBatchSize: 4,
+                                   numBeams: 5, lengthPenalty: 0.7, noRepeatNgramSize: 3, minTargetLength: 55)
+        case .cnnDMOriginal:
+            return Seq2SeqSettings(sourceLength: 608, targetLength: 160, epochs: 10, learningRate: 1e-5, evalBatchSize: 1,
+                                   numBeams: 5, lengthPenalty: 0.7, noRepeatNgramSize: 3, minTargetLength: 55)
+        case .xsum:
+            return Seq2SeqSettings(sourceLength: 608, targetLength: 60, epochs: 6, learningRate: 1e-5, evalBatchSize: 1,
+                                   numBeams: 6, lengthPenalty: 1.0, noRepeatNgramSize: 3, minTargetLength: 10)
+        case .gigaword:
+            return Seq2SeqSettings(sourceLength: 192, targetLength: 32, epochs: 10, learningRate: 3e-5, evalBatchSize: 4,
+                                   numBeams: 5, lengthPenalty: 0.6, noRepeatNgramSize: 3, minTargetLength: 0)
+        case .squadGeneration:
+            return Seq2SeqSettings(sourceLength: 464, targetLength: 48, epochs: 10, learningRate: 2e-5, evalBatchSize: 4,
+                                   numBeams: 5, lengthPenalty: 0.7, noRepeatNgramSize: 0, minTargetLength: 0)
+        case .customization:
+            // The script sets no --weight-decay, so arguments.py's 0.01 applies.
+            return Seq2SeqSettings(sourceLength: 512, targetLength: 128, epochs: 10, learningRate: 1e-5, evalBatchSize: 1,
+                                   numBeams: 5, lengthPenalty: 0.7, noRepeatNgramSize: 3, minTargetLength: 55, weightDecay: 0.01)
+        case .blank:
+            // Decoding is greedy (BlankLMEvaluater); no --num-beams, --select-topk in the script.
+            return Seq2SeqSettings(sourceLength: 256, targetLength: 200, epochs: 5, learningRate: 1e-5, evalBatchSize: 8,
+                                   numBeams: 1, lengthPenalty: 1, noRepeatNgramSize: 3, minTargetLength: 0,
+                                   batchSize: 16, selectTopK: false, blankMaskRatio: 0.1)
+        }
+    }
+}
+
+/// Fine-tuning and decoding settings of one seq2seq task, defaulting to the official scripts'
+/// values (`config_tasks/seq_*.sh`; flags the scripts leave out take `arguments.py`'s defaults).
+public struct Seq2SeqSettings: Sendable, Equatable, Codable {
+    /// `--src-seq-length`: Part A length (the source is padded or truncated to it).
+    public var sourceLength: Int
+    /// `--tgt-seq-length`: Part B length in training (target + eop, truncated/padded) and the
+    /// decoding step limit.
+    public var targetLength: Int
+    public var epochs: Int
+    public var learningRate: Double
+    /// `--batch-size`. The summarisation scripts do not set it (docs/official-glm.md §6.2 marks it
+    /// unverified); `arguments.py`'s default, 4, stands in.
+    public var batchSize: Int
+    public var evalBatchSize: Int
+    /// `--warmup`: fraction of the steps with linear warmup, then `--lr-decay-style linear`.
+    public var warmup: Double
+    public var weightDecay: Double
+    /// `--label-smoothing` ε of the loss (``Seq2SeqLoss``).
+    public var labelSmoothing: Double
+    /// Beam search (`DecoderEvaluater`): beams, `length_penalty` (score = Σ log p / len^lp),
+    /// `no_repeat_ngram_size`, `min_tgt_length` (eop banned before it).
+    public var numBeams: Int
+    public var lengthPenalty: Double
+    public var noRepeatNgramSize: Int
+    public var minTargetLength: Int
+    /// `--select-topk`: the top 2·beams candidates each step (else sampled).
+    public var selectTopK: Bool
+    /// `--out-seq-length`: `BeamSearchScorer`'s `max_length` (arguments.py default 256).
+    public var outSeqLength: Int
+    /// `--blank-maskratio` (blank infilling only).
+    public var blankMaskRatio: Double
+
+    public init(sourceLength: Int, targetLength: Int, epochs: Int, learningRate: Double, evalBatchSize: Int,
+                numBeams: Int, lengthPenalty: Double, noRepeatNgramSize: Int, minTargetLength: Int,
+                batchSize: Int = 4, warmup: Double = 0.06, weightDecay: Double = 0.1, labelSmoothing: Double = 0.1,
+                selectTopK: Bool = true, outSeqLength: Int = 256, blankMaskRatio: Double = 0.1) {
+        self.sourceLength = sourceLength; self.targetLength = targetLength; self.epochs = epochs
+        self.learningRate = learningRate; self.batchSize = batchSize; self.evalBatchSize = evalBatchSize
+        self.warmup = warmup; self.weightDecay = weightDecay; self.labelSmoothing = labelSmoothing
+        self.numBeams = numBeams; self.lengthPenalty = lengthPenalty; self.noRepeatNgramSize = noRepeatNgramSize
+        self.minTargetLength = minTargetLength; self.selectTopK = selectTopK; self.outSeqLength = outSeqLength
+        self.blankMaskRatio = blankMaskRatio
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import GLMTasks
+import GLMTokenizers
+
+/// `glm cloze`: a task's examples as the model sees them (the official cloze encoding), as JSON lines.
+struct ClozeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cloze",
+        abstract: "Print a task's examples encoded as cloze inputs (the official GLM encoding), one JSON object per example.",
+        discussion: """
+        Each line: guid, label (index into the task's labels), kind (single or multi), and per choice \
+        input_ids, position_ids ([positions, blocks]), sep, target_ids, loss_mask, padded to the sequence \
+        length; single-token tasks add candidate_ids (the verbaliser ids, in label order). The encoding \
+        is the evaluation one (every ReCoRD entity, no COPA mirrors); --train gives the training one.
+
+        Tasks: \(ClozeTask.names.joined(separator: " ")) (BIG-bench: --data is the task.json), or the \
+        path of a task file (a JSON object with "pattern" and "verbalizer", see docs/finetune.md).
+
+        Examples:
+          glm cloze --task rte --data RTE/val.jsonl --tokenizer Resources/tokenizers/bert-base-uncased --show
+          glm cloze --task copa --data COPA/train.jsonl --tokenizer Resources/tokenizers/gpt2 --train > copa.jsonl
+          glm cloze --task my-task.json --data reviews.csv --tokenizer Resources/tokenizers/bert-base-uncased
+        """)
+
+    @Option(name: .long, help: "Task name or task file.")
+    var task: String
+    @Option(name: .long, help: "Data file (the SuperGLUE release's train/val/test.jsonl, JSON lines or CSV, or a BIG-bench task.json).")
+    var data: String
+    @Option(name: .long, help: "Tokenizer folder (vocab.txt, vocab.json + merges.txt, …) or a model folder with one.")
+    var tokenizer: String
+    @Option(name: .long, help: "Sequence length (default: the task's official one).")
+    var seqLength: Int?
+    @Option(name: .long, help: "Pattern id (default: the task's official one).")
+    var patternId: Int?
+    @Flag(name: .long, help: "Print each example for a person instead of JSON.")
+    var show = false
+    @Flag(name: .long, help: "The training encoding (COPA mirrors, WSC positives, ReCoRD sampled negatives).")
+    var train = false
+
+    func run() throws {
+        do {
+            let task = try ClozeTask.named(self.task)
+            let tok = try GLMTokenizer(folder: URL(fileURLWithPath: tokenizer))
+            let url = URL(fileURLWithPath: data)
+            let split: DataSplit = train ? .train : .evaluation(forFile: url.lastPathComponent)
+            let encoder = try ClozeEncoder(task: task, tokenizer: tok, seqLength: seqLength ?? task.defaults.seqLength,
+                                           patternId: patternId)
+            let examples = try task.read(url, split: split)
+            for ex in examples {
+                let s = try encoder.encode(ex, training: train)
+                print(show ? s.describe(tokenizer: tok, labels: task.labelNames(of: ex)) : s.jsonLine())
+            }
+        } catch let e as TaskError {
+            throw CLIError("\(e)")
+        } catch let e as TokenizerError {
+            throw CLIError("cannot load the tokenizer in \(tokenizer): \(e)")
+        }
+    }
+}
+
+/// A message for the user; the command exits non-zero.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GLMDistributed
 import GLMTrain
 
 /// `glm finetune`: fine-tune a pretrained model on a task, on the same training loop as pretraining.
@@ -22,6 +23,7 @@ struct FinetuneCommand: ParsableCommand {
           glm finetune --task copa --model runs/glm-base/model --train COPA/train.jsonl --dev COPA/val.jsonl --epochs 10
           glm finetune --task bigbench --model runs/default/model --train task-train.json --dev task-dev.json
           glm finetune --output runs/rte --resume
+          mpirun -np 4 glm finetune --task rte --model runs/glm-base/model --data RTE --output runs/rte   (MPI build)
         """)
 
     @Option(name: .long, help: "Task name or task file.") var task: String?
@@ -49,13 +51,17 @@ struct FinetuneCommand: ParsableCommand {
     @Option(name: .long, help: "Stop (saving a checkpoint) after this many seconds.") var timeLimit: Double?
     @Flag(name: .long, help: "bf16 matmuls (f32 master weights).") var bf16 = false
     @Flag(name: .long, help: "Continue the run in --output from its latest checkpoint.") var resume = false
+    @OptionGroup var distributed: DistributedOptions
 
-    func run() throws {
+    func run() throws { try distributed.run(finetune) }
+
+    func finetune(_ comm: Communicator) throws {
+        let say: (String) -> Void = comm.isRoot ? { glm.say($0) } : { _ in }
         var c = FinetuneConfig()
         if resume {
             let out = URL(fileURLWithPath: output ?? "runs/finetune")
             let file = out.appendingPathComponent("config.json")
-            guard let saved = try? Data(contentsOf: file) else {
+            guard let saved = try DistributedOptions.savedConfig(file, comm) else {
                 throw ValidationError("--resume: \(out.path) holds no fine-tuning run to resume (no config.json)")
             }
             do { c = try JSONDecoder().decode(FinetuneConfig.self, from: saved) } catch {
@@ -91,7 +97,9 @@ struct FinetuneCommand: ParsableCommand {
         if let keep { c.keepCheckpoints = keep }
         if let timeLimit { c.timeLimit = timeLimit }
         if bf16 { c.bf16 = true }
-        let tuner = try Finetuner(config: c, resume: resume) { say($0) }
+        c.parallel = distributed.applied(to: c.parallel)
+        // Setup waits on the slowest rank's reading: no watchdog limit until training starts.
+        let tuner = try comm.unwatched { try Finetuner(config: c, resume: resume, communicator: comm) { say($0) } }
         let s = try tuner.run()
         say(String(format: "done: %d steps (%d epochs), last training loss %.4f", s.steps, s.epochs, s.finalLoss))
         if let b = s.best {

@@ -52,27 +52,9 @@ struct PretrainCommand: ParsableCommand {
     @Option(name: .long, help: "Initialise from a checkpoint (HF folder, official .pt folder, safetensors/bin).") var initFrom: String?
     @Flag(name: .long, help: "Continue the run in --output from its latest checkpoint.") var resume = false
     @Flag(name: .long, help: "bf16 matmuls (f32 master weights and accumulation).") var bf16 = false
-    @Option(name: .long, help: "Under mpirun: ZeRO stage, 0 (optimizer on every rank) or 1 (optimizer moments sharded across ranks).") var zero: Int?
-    @Option(name: .long, help: "Under mpirun: gradient bucket size in MiB (one collective per bucket; default 25).") var bucketMb: Double?
-    @Option(name: .long, help: "Under mpirun: seconds a rank may wait in one collective before it stops the job (default 600, 0: never).") var commTimeout: Double?
+    @OptionGroup var distributed: DistributedOptions
 
-    func run() throws {
-        let comm = try Distributed.communicator(timeout: commTimeout ?? 600)
-        guard comm.size > 1 else { return try train(comm) }
-        do {
-            try train(comm)
-            comm.finish()
-        } catch let e as AgreedFailure {
-            // Every rank knows every failure: rank 0 says them once, and all leave cleanly.
-            if comm.isRoot { FileHandle.standardError.write(Data("Error: \(e)\n".utf8)) }
-            comm.finish()
-            throw ExitCode.failure
-        } catch {
-            // This rank alone failed (or lost the others): say so and end the whole job.
-            FileHandle.standardError.write(Data("Error: \(comm.name): \(error)\n".utf8))
-            comm.abort(1)
-        }
-    }
+    func run() throws { try distributed.run(train) }
 
     func train(_ comm: Communicator) throws {
         var c: TrainConfig
@@ -82,16 +64,10 @@ struct PretrainCommand: ParsableCommand {
             // Rank 0 reads the run's config and hands it to every rank (they need no copy of the run folder).
             let out = URL(fileURLWithPath: outputDir ?? "runs/default")
             let file = out.appendingPathComponent("config.json")
-            var saved: [UInt8] = []
-            try comm.agree {
-                guard comm.isRoot else { return }
-                guard let d = try? Data(contentsOf: file) else {
-                    throw ValidationError("--resume: \(out.path) holds no run to resume (no config.json)")
-                }
-                saved = Array(d)
+            guard let saved = try DistributedOptions.savedConfig(file, comm) else {
+                throw ValidationError("--resume: \(out.path) holds no run to resume (no config.json)")
             }
-            saved = try comm.broadcast(saved)
-            do { c = try JSONDecoder().decode(TrainConfig.self, from: Data(saved)) } catch {
+            do { c = try JSONDecoder().decode(TrainConfig.self, from: saved) } catch {
                 throw ValidationError("--resume: \(file.path) is not a valid run config: \(error)")
             }
         } else if embedded {
@@ -118,12 +94,7 @@ struct PretrainCommand: ParsableCommand {
         if let timeLimit { c.timeLimit = timeLimit }
         if let initFrom { c.initFrom = initFrom }
         if bf16 { c.bf16 = true }
-        if zero != nil || bucketMb != nil {
-            var p = c.parallel ?? ParallelOptions()
-            if let zero { p.zero = zero }
-            if let bucketMb { p.bucketMB = bucketMb }
-            c.parallel = p
-        }
+        c.parallel = distributed.applied(to: c.parallel)
         let say: (String) -> Void = comm.isRoot ? { glm.say($0) } : { _ in }
         if !resume, let root = c.useBundledCorpusIfNoData() {
             say("using the bundled corpus in \(root.path)/Resources/corpus (train: 54 works, held out: Persuasion)")

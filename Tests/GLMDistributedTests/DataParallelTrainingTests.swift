@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import GLM
 import GLMDistributed
 
 /// `mpirun -np N glm pretrain` on this machine against one process: the same training (losses
@@ -184,6 +185,39 @@ final class DataParallelTrainingTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
         XCTAssertTrue(r.stdout.contains("rank 0 (glm-host-a)") && r.stdout.contains("rank 1 (glm-host-b)"), r.stdout)
         try assertSameTraining(runs.single, run, steps: 1...20)
+    }
+}
+
+/// `mpirun -np 2 glm finetune` against one process: the same fine-tuning (losses, best dev
+/// score, kept model), with dropout, ZeRO-1, and an epoch whose last micro-batch (1 example)
+/// leaves rank 0 an empty part.
+final class DataParallelFinetuneTests: XCTestCase {
+    func testTwoRanksFinetuneAsOneProcess() throws {
+        _ = try MPIRuns.mpirun()
+        let learnable = MPIRuns.repo.appendingPathComponent("Resources/eval/learnable")
+        let model = MPIRuns.work.appendingPathComponent("ft-model")
+        let cfg = GLMConfig(numLayers: 2, hiddenSize: 32, numAttentionHeads: 4, vocabSize: 30592, maxSequenceLength: 64)
+        try GLMModel(config: cfg, seed: 7).save(to: model, tokenizerFiles: [MPIRuns.repo.appendingPathComponent("Resources/tokenizers/bert-base-uncased/vocab.txt")])
+        let lines = try String(contentsOf: learnable.appendingPathComponent("train.jsonl"), encoding: .utf8).split(separator: "\n")
+        let train = MPIRuns.work.appendingPathComponent("ft-train.jsonl"), dev = MPIRuns.work.appendingPathComponent("ft-dev.jsonl")
+        try (lines.prefix(33).joined(separator: "\n") + "\n").write(to: train, atomically: true, encoding: .utf8)
+        let devLines = try String(contentsOf: learnable.appendingPathComponent("dev.jsonl"), encoding: .utf8).split(separator: "\n")
+        try (devLines.prefix(40).joined(separator: "\n") + "\n").write(to: dev, atomically: true, encoding: .utf8)
+        func args(_ out: URL) -> [String] {
+            ["finetune", "--task", learnable.appendingPathComponent("task.json").path, "--model", model.path, "--train", train.path,
+             "--dev", dev.path, "--epochs", "2", "--batch-size", "16", "--lr", "1e-3", "--dropout", "0.1", "--output", out.path]
+        }
+        let one = MPIRuns.work.appendingPathComponent("ft1"), two = MPIRuns.work.appendingPathComponent("ft2")
+        let a = try MPIRuns.run(try MPIRuns.glm(), args(one))
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let b = try MPIRuns.mpi(2, args(two) + ["--zero", "1"])
+        XCTAssertEqual(b.status, 0, b.stderr + b.stdout)
+        XCTAssertEqual(try MPIRuns.losses(one).count, 6)
+        try assertSameTraining(one, two, steps: 1...6)
+        let bestA = try JSONSerialization.jsonObject(with: Data(contentsOf: one.appendingPathComponent("best.json"))) as! [String: Any]
+        let bestB = try JSONSerialization.jsonObject(with: Data(contentsOf: two.appendingPathComponent("best.json"))) as! [String: Any]
+        XCTAssertEqual(bestA["step"] as? Int, bestB["step"] as? Int)
+        XCTAssertEqual(bestA["value"] as? Double, bestB["value"] as? Double)
     }
 }
 

@@ -8,14 +8,28 @@ final class ThreadGroup: @unchecked Sendable {
     let size: Int
     private let cond = NSCondition()
     private var generation = 0, arrived = 0
-    fileprivate var slots: [UnsafeMutableRawPointer?]
-    fileprivate var byteSlots: [[UInt8]]
+    private var slots: [UnsafeMutableRawPointer?]
+    private var byteSlots: [[UInt8]]
     private var mailbox: [String: [UInt8]] = [:]
 
     init(size: Int) {
         self.size = size
         slots = Array(repeating: nil, count: size)
         byteSlots = Array(repeating: [], count: size)
+    }
+
+    /// Writes one rank's slot (under the lock: concurrent writes to one Swift array race).
+    func deposit(_ rank: Int, pointer: UnsafeMutableRawPointer? = nil, bytes: [UInt8]? = nil) {
+        cond.lock()
+        if let pointer { slots[rank] = pointer }
+        if let bytes { byteSlots[rank] = bytes }
+        cond.unlock()
+    }
+
+    /// The slots, read under the lock after a barrier.
+    func read() -> (pointers: [UnsafeMutableRawPointer?], bytes: [[UInt8]]) {
+        cond.lock(); defer { cond.unlock() }
+        return (slots, byteSlots)
     }
 
     func barrier() {
@@ -86,9 +100,9 @@ final class ThreadCommunicator: Communicator {
     /// Every rank deposits `buffer`, then `compute` reads all deposits into private results,
     /// then `commit` writes this rank's buffer.
     private func exchange<R>(_ buffer: UnsafeMutableRawPointer, compute: ([UnsafeMutableRawPointer]) -> R, commit: (R) -> Void) {
-        group.slots[rank] = buffer
+        group.deposit(rank, pointer: buffer)
         group.barrier()
-        let r = compute(group.slots.map { $0! })
+        let r = compute(group.read().pointers.map { $0! })
         group.barrier()
         commit(r)
         group.barrier()
@@ -128,9 +142,9 @@ final class ThreadCommunicator: Communicator {
     }
 
     func allGather(bytes: [UInt8]) throws -> [[UInt8]] {
-        group.byteSlots[rank] = bytes
+        group.deposit(rank, bytes: bytes)
         group.barrier()
-        let all = group.byteSlots
+        let all = group.read().bytes
         group.barrier()
         return all
     }

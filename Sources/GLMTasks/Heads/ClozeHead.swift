@@ -49,15 +49,17 @@ public struct ClozeHead: Sendable {
         }
     }
 
-    /// The training loss `[1]` of a batch, with the scores it came from.
-    public func forward(model: GLMModel, batch: ClozeBatch) throws -> (loss: Tensor, scores: Tensor) {
+    /// The training loss `[1]` of a batch, with the scores it came from. `samples`, when given,
+    /// replaces the batch's sample count as the mean's denominator: a data-parallel part of a
+    /// batch divides by the whole batch's count, so the parts' losses add up to its loss.
+    public func forward(model: GLMModel, batch: ClozeBatch, samples: Int? = nil) throws -> (loss: Tensor, scores: Tensor) {
         let s = try scores(model: model, batch: batch)
         let labels = batch.labels.map { Int32($0) }
         let ce = try Ops.crossEntropy(s, targets: try Tensor(int32: labels, shape: [labels.count]),
-                                      lossMask: Tensor.full([labels.count], 1))
+                                      lossMask: Tensor.full([labels.count], 1), normalizer: samples.map(Double.init))
         switch loss {
         case .crossEntropy: return (ce, s)
-        case .mix: return (try Ops.add(ClozeOps.negativeMeanOfLabels(s, labels: batch.labels), ce), s)
+        case .mix: return (try Ops.add(ClozeOps.negativeMeanOfLabels(s, labels: batch.labels, divisor: samples.map(Double.init)), ce), s)
         }
     }
 

@@ -98,23 +98,25 @@ public enum ClozeOps {
     }
 
     /// `−mean_b x[b, labels[b]]`: `[B, C]` → `[1]` (the generative half of WSC's `--loss-func mix`).
-    public static func negativeMeanOfLabels(_ x: Tensor, labels: [Int]) throws -> Tensor {
+    /// `divisor` replaces B (a data-parallel part divides by the whole batch's sample count).
+    public static func negativeMeanOfLabels(_ x: Tensor, labels: [Int], divisor: Double? = nil) throws -> Tensor {
         guard x.rank == 2, x.dtype == .f32, labels.count == x.shape[0], !labels.isEmpty else {
             throw TensorError.invalidArgument(op: "negativeMeanOfLabels", message: "x \(x.shape) must be f32 [B, C] with B = \(labels.count) > 0")
         }
         let b = x.shape[0], c = x.shape[1]
-        guard labels.allSatisfy({ $0 >= 0 && $0 < c }) else {
+        let n = divisor ?? Double(b)
+        guard n > 0, labels.allSatisfy({ $0 >= 0 && $0 < c }) else {
             throw TensorError.invalidArgument(op: "negativeMeanOfLabels", message: "labels must lie in [0, \(c))")
         }
         let xc = x.contiguous()
         var s = 0.0
         for i in 0..<b { s += Double(xc.floats[i * c + labels[i]]) }
-        let y = try Tensor([Float(-s / Double(b))], shape: [1])
+        let y = try Tensor([Float(-s / n)], shape: [1])
         return Autograd.record("negativeMeanOfLabels", output: y, inputs: [x]) { node in
             let up = node.outputGrad.floats[0]
             node.withInputGrad(0) { d, overwrite in
                 if overwrite { d.floats.update(repeating: 0, count: b * c) }
-                for i in 0..<b { d.floats[i * c + labels[i]] -= up / Float(b) }
+                for i in 0..<b { d.floats[i * c + labels[i]] -= up / Float(n) }
             }
         }
     }

@@ -5,9 +5,10 @@ import GLMTensor
 /// data-parallel training, which every ``BatchSource`` follows.
 ///
 /// Micro-batch k is one global batch (`--batch-size` rows, the same on every rank, built from
-/// (seed, k) alone). Rank r of n takes rows `⌊r·b/n⌋ ..< ⌊(r+1)·b/n⌋` (so any n ≤ b works; when
-/// n does not divide b the parts differ by one row and the largest part sets the pace). A source
-/// then hands out a ``TrainingBatch`` whose
+/// (seed, k) alone). Rank r of n takes rows `⌊r·b/n⌋ ..< ⌊(r+1)·b/n⌋` (when n does not divide b
+/// the parts differ by one row and the largest part sets the pace; a batch of fewer rows than
+/// ranks — the last of a fine-tuning epoch — leaves some ranks an empty part: they train nothing
+/// on it, ``TrainingBatch/empty(tokens:label:)``). A source then hands out a ``TrainingBatch`` whose
 /// - `loss` is this part's share of the global batch loss: its rows' `Σ CE·mask` divided by the
 ///   mask sum of the WHOLE batch (``normalizer(wholeBatchMask:)``), so the ranks' losses and
 ///   gradients add up to exactly those of one process holding the whole batch;
@@ -34,18 +35,22 @@ public struct BatchPart: Sendable, Equatable {
     /// Whether this process holds every row.
     public var isWhole: Bool { count == 1 }
 
-    /// This rank's rows of a global batch of `rows` rows.
-    public func range(rows: Int) throws -> Range<Int> {
-        guard rows >= count else {
-            throw DistributedError.invalid("a batch of \(rows) rows cannot be split over \(count) ranks: use --batch-size of at least \(count) (a multiple of \(count) keeps the ranks equally busy)")
-        }
-        return (rank * rows / count)..<((rank + 1) * rows / count)
+    /// This rank's rows of a global batch of `rows` rows (empty when `rows` < ``count`` for some ranks).
+    public func range(rows: Int) -> Range<Int> {
+        (rank * rows / count)..<((rank + 1) * rows / count)
     }
 
-    /// The dropout window of this rank's rows (nil for ``whole``).
-    public func window(rows: Int) throws -> RowWindow? {
-        guard !isWhole else { return nil }
-        let r = try range(rows: rows)
+    /// Checks before training that every rank gets rows of a batch of `batchSize`.
+    public func check(batchSize: Int) throws {
+        guard batchSize >= count else {
+            throw DistributedError.invalid("a batch of \(batchSize) rows cannot be split over \(count) ranks: use --batch-size of at least \(count) (a multiple of \(count) keeps the ranks equally busy)")
+        }
+    }
+
+    /// The dropout window of this rank's rows (nil for ``whole`` and for an empty part).
+    public func window(rows: Int) -> RowWindow? {
+        let r = range(rows: rows)
+        guard !isWhole, !r.isEmpty else { return nil }
         return RowWindow(first: r.lowerBound, count: r.count, total: rows)
     }
 

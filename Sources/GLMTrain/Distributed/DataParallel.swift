@@ -139,6 +139,14 @@ public final class DataParallel {
         return nil
     }
 
+    /// Brings every rank's dropout stream to the furthest position after a micro-batch that left
+    /// some rank an empty part: that rank ran no dropout and would otherwise fall behind.
+    public func syncDropout(_ rng: RandomState) throws {
+        // Offsets stay far below 2^53, where doubles are exact.
+        let m = try timed { try comm.max([Double(rng.offset)]) }
+        rng.seek(to: UInt64(m[0]))
+    }
+
     // MARK: start and checks
 
     /// Rank 0's parameter values on every rank (the start of a run, or after a restore on rank 0).

@@ -95,3 +95,42 @@ extension DataParallel {
         return state
     }
 }
+
+extension RunCheckpoints {
+    /// Where a run starts, the same on every rank: with `resume`, rank 0 restores `latest` into
+    /// its model and optimizer (a failure stops every rank, ``Communicator/agree(_:)``); then, when
+    /// data-parallel, every rank receives rank 0's parameters, state and its optimizer moments
+    /// (``DataParallel/distributeStart(from:restored:model:optimizer:)``), also on a fresh start so
+    /// that all replicas begin identical. Returns the restored state and its folder, or nil.
+    public func start(resume: Bool, model: GLMModel, optimizer: AdamW, comm: Communicator,
+                      parallel: DataParallel?) throws -> (state: TrainerState, from: URL?)? {
+        var dir: URL?
+        var restored: TrainerState?
+        try comm.agree {
+            if comm.isRoot, resume, let latest = try self.latest() {
+                removeStaleTemporaries()
+                restored = try restore(latest, model: model, optimizer: optimizer)
+                dir = latest
+            }
+        }
+        if let parallel {
+            restored = try parallel.distributeStart(from: dir, restored: restored, model: model, optimizer: optimizer)
+        }
+        guard let restored else { return nil }
+        model.rng.seek(to: restored.dropoutOffset)
+        return (restored, dir)
+    }
+}
+
+extension DataParallel {
+    /// What every data-parallel run adds to its observers (after its own): the per-rank memory
+    /// report, and a barrier without the watchdog's limit at the steps `waitsForRankZero` names
+    /// (rank 0 evaluating or writing). Also installs the launcher-termination message (rank 0's
+    /// names the run folder) and the watchdog's resume note.
+    public func runObservers(say: @escaping (String) -> Void, checkpoints: RunCheckpoints, resumeCommand: String,
+                             waitsForRankZero: @escaping (StepEvent) -> Bool) -> [TrainingObserver] {
+        LauncherTermination.install(who: comm.name, checkpoints: comm.isRoot ? checkpoints : nil, resumeCommand: resumeCommand)
+        comm.stopNote = "Continue from the last checkpoint with: \(resumeCommand)"
+        return [MemoryReportObserver(parallel: self, say: say), RankSyncObserver(comm: comm, when: waitsForRankZero)]
+    }
+}

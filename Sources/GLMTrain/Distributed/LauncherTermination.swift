@@ -20,7 +20,7 @@ enum LauncherTermination {
 
     /// Installs the handlers (once per process). `who` names the rank; with `checkpoints` (rank 0)
     /// the message names the checkpoint `latest` points at and the command to resume.
-    static func install(who: String, checkpoints: RunCheckpoints?) {
+    static func install(who: String, checkpoints: RunCheckpoints?, resumeCommand: String) {
         guard head == nil else { return }
         func buffer(_ s: String) -> UnsafeMutableBufferPointer<UInt8> {
             let b = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: s.utf8.count)
@@ -29,7 +29,7 @@ enum LauncherTermination {
         }
         head = buffer("\(who): stopped by the launcher (SIGTERM/SIGINT: a rank died or the job was interrupted)")
         if let checkpoints {
-            tail = buffer(" — continue with: glm pretrain --output \(checkpoints.runDir.path) --resume\n")
+            tail = buffer(" — continue with: \(resumeCommand)\n")
             pointerPath = strdup(checkpoints.latestPointer.path)
             scratch = .allocate(capacity: 256)
             middle = buffer("; the last checkpoint is ")

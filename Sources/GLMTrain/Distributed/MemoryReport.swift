@@ -48,12 +48,12 @@ final class MemoryReportObserver: TrainingObserver {
 /// rank; the training collectives then only wait for the ranks' differences in compute time.
 final class RankSyncObserver: TrainingObserver {
     let comm: Communicator
-    let periods: [Int]
+    let when: (StepEvent) -> Bool
 
-    init(comm: Communicator, periods: [Int]) { self.comm = comm; self.periods = periods.filter { $0 > 0 } }
+    init(comm: Communicator, when: @escaping (StepEvent) -> Bool) { self.comm = comm; self.when = when }
 
     func stepEnded(_ e: StepEvent, loop: TrainingLoop) throws {
-        guard e.isLast || periods.contains(where: { e.state.step % $0 == 0 }) else { return }
+        guard e.isLast || when(e) else { return }
         try comm.unwatched { try comm.barrier() }
     }
 }

@@ -45,6 +45,8 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
     public var bf16: Bool = false
     /// Stop (saving) after this many seconds of training, 0 for none.
     public var timeLimit: Double = 0
+    /// Data-parallel settings (ZeRO stage, bucket size) for runs under mpirun; nil: the defaults.
+    public var parallel: ParallelOptions?
 
     public init() {}
 
@@ -57,7 +59,8 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
         }
         var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as! [String: Any]
         let known = Set(merged.keys).union(["devData", "tokenizer", "epochs", "batchSize", "learningRate", "warmup", "weightDecay",
-                                            "beta1", "beta2", "eps", "clipGrad", "dropout", "seqLength", "patternId", "evalBatchSize"])
+                                            "beta1", "beta2", "eps", "clipGrad", "dropout", "seqLength", "patternId", "evalBatchSize",
+                                            "parallel"])
         if let bad = patch.keys.sorted().first(where: { !known.contains($0) }) {
             throw TrainError.config("\(url.path): unknown key \"\(bad)\"")
         }
@@ -91,6 +94,7 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
         try need(evalBatchSize.map { $0 > 0 } ?? true, "eval-batch-size must be positive")
         try need(saveEvery >= 0 && keepCheckpoints > 0, "save-every must be ≥ 0 and keep-checkpoints positive")
         try need(timeLimit >= 0 && timeLimit.isFinite, "time-limit must be ≥ 0 seconds")
+        try parallel?.validate()
     }
 }
 

@@ -100,7 +100,7 @@ public final class Trainer {
             try RunAgreement.check(communicator, claim: RunAgreement.Claim(
                 config: String(decoding: try enc.encode(config), as: UTF8.self),
                 data: Dictionary(uniqueKeysWithValues: manifests), firstBatch: batchDigest.value, parameters: model.store.totalCount))
-            _ = try parallel?.part.range(rows: config.batchSize)
+            try parallel?.part.check(batchSize: config.batchSize)
         }
         try communicator.agree {
             if isRoot, let initFrom = config.initFrom {
@@ -113,22 +113,9 @@ public final class Trainer {
                           weightDecay: config.weightDecay, decays: model.weightDecayFlags, shard: parallel?.optimizerShard)
         schedule = config.lrSchedule()
         state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
-        var restoredFrom: URL?
-        var restored: TrainerState?
-        try communicator.agree {
-            if isRoot, resume, let dir = try checkpoints.latest() {
-                checkpoints.removeStaleTemporaries()
-                restored = try checkpoints.restore(dir, model: model, optimizer: optimizer)
-                restoredFrom = dir
-            }
-        }
-        if let parallel {
-            restored = try parallel.distributeStart(from: restoredFrom, restored: restored, model: model, optimizer: optimizer)
-        }
-        if let restored {
-            state = restored
-            model.rng.seek(to: state.dropoutOffset)
-            log("resumed from \(restoredFrom?.lastPathComponent ?? "a checkpoint") (step \(state.step))")
+        if let start = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel) {
+            state = start.state
+            log("resumed from \(start.from?.lastPathComponent ?? "a checkpoint") (step \(state.step))")
         }
         model.bf16 = config.bf16
         if isRoot {
@@ -281,10 +268,9 @@ public final class Trainer {
                                        tokenizerFiles: tokenizerFiles, parallel: parallel)
         observers.append(saver)
         if let parallel {
-            observers.append(MemoryReportObserver(parallel: parallel, say: say))
-            observers.append(RankSyncObserver(comm: comm, periods: [config.evalEvery, config.saveEvery]))
-            LauncherTermination.install(who: comm.name, checkpoints: isRoot ? checkpoints : nil)
-            comm.stopNote = "Continue from the last checkpoint with: glm pretrain --output \(runDir.path) --resume"
+            let every = [config.evalEvery, config.saveEvery].filter { $0 > 0 }
+            observers += parallel.runObservers(say: say, checkpoints: checkpoints, resumeCommand: "glm pretrain --output \(runDir.path) --resume",
+                                               waitsForRankZero: { e in every.contains { e.state.step % $0 == 0 } })
         }
         let loader = try BatchLoader(dataset: train, collator: collator, batchSize: config.batchSize, seed: config.seed,
                                      cursor: state.dataCursor, prefetch: 4)
@@ -349,7 +335,8 @@ final class PretrainBatches: BatchSource {
     func batch(_ index: Int) throws -> TrainingBatch {
         // The loader prefetches consecutive batches from the resume cursor; anything else is computed directly.
         let whole = index == loader.cursor ? loader.next() : loader.batch(index)
-        let window = try part.window(rows: whole.batchSize)
+        let window = part.window(rows: whole.batchSize)
+        if part.range(rows: whole.batchSize).isEmpty { return .empty(tokens: whole.batchSize * whole.seqLength, label: whole.mode.rawValue) }
         let b = window.map { whole.rows($0.range) } ?? whole
         // Summed as the loss sums the mask (Double, row order): the same denominator bit for bit.
         let normalizer = part.normalizer(wholeBatchMask: whole.lossMask.reduce(0.0) { $0 + Double($1) })
@@ -357,10 +344,12 @@ final class PretrainBatches: BatchSource {
         let ids = try Tensor(int32: b.inputIds, shape: [n, s]), pos = try Tensor(int32: b.positionIds, shape: [n, 2, s])
         let targets = try Tensor(int32: b.targets, shape: [n, s]), mask = try Tensor(b.lossMask, shape: [n, s])
         let seps = b.seps
-        return TrainingBatch(tokens: whole.batchSize * s, label: b.mode.rawValue, rows: window) { model in
+        var batch = TrainingBatch(tokens: whole.batchSize * s, label: b.mode.rawValue, rows: window) { model in
             try model.loss(inputIds: ids, positionIds: pos, mask: .separators(seps), targets: targets, lossMask: mask,
                            normalizer: normalizer)
         }
+        batch.someRanksIdle = whole.batchSize < part.count
+        return batch
     }
 }
 

@@ -16,11 +16,22 @@ public struct TrainingBatch {
     /// Which rows of the global micro-batch these are (nil: all of them). The step sets the
     /// model's dropout stream to them while `loss` runs, so masks follow the global row.
     public var rows: RowWindow?
+    /// The global micro-batch has fewer rows than there are ranks, so some rank's part is empty
+    /// (every rank knows this from the global batch): the ranks then align their dropout streams.
+    public var someRanksIdle = false
     /// The scalar loss `[1]` of this micro-batch, computed on `model` with autograd on.
     public var loss: (GLMModel) throws -> Tensor
 
     public init(tokens: Int, label: String, rows: RowWindow? = nil, loss: @escaping (GLMModel) throws -> Tensor) {
         self.tokens = tokens; self.label = label; self.rows = rows; self.loss = loss
+    }
+
+    /// A data-parallel rank's empty part of a global micro-batch (fewer rows than ranks): loss 0,
+    /// no gradient, no forward pass.
+    public static func empty(tokens: Int, label: String) -> TrainingBatch {
+        var b = TrainingBatch(tokens: tokens, label: label) { _ in try Tensor([0], shape: [1]) }
+        b.someRanksIdle = true
+        return b
     }
 }
 
@@ -106,7 +117,8 @@ public struct TrainingStep {
             model.rng.rows = b.rows
             defer { model.rng.rows = nil }
             let loss = try b.loss(model)
-            try loss.backward(n == 1 ? nil : scale)
+            if loss.requiresGrad { try loss.backward(n == 1 ? nil : scale) }   // an empty part has no graph
+            if let parallel, b.someRanksIdle { try parallel.syncDropout(model.rng) }
             lossSum += loss.item
             tokens += b.tokens
             label = b.label
@@ -222,7 +234,6 @@ public final class TrainingLoop {
             state.step += 1
             state.dataCursor += accum
             state.tokens += result.tokens
-            state.dropoutOffset = model.rng.offset
             state.elapsed = startElapsed + Date().timeIntervalSince(t0)
             last = result
             windowTokens += result.tokens
@@ -230,6 +241,7 @@ public final class TrainingLoop {
             let recent = Double(windowTokens) / max(windowTime, 1e-9)
             if windowTime > 10 { windowTokens = 0; windowStart = Date() }
             let stop = try step.parallel.map { try $0.agree(on: stopReason()) } ?? stopReason()
+            state.dropoutOffset = model.rng.offset
             let event = StepEvent(result: result, state: state, recentTokensPerSecond: recent,
                                   tokensPerSecond: Double(state.tokens - startTokens) / max(state.elapsed - startElapsed, 1e-9),
                                   isLast: state.step == options.steps || stop != nil)

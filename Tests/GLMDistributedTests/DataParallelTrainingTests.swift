@@ -87,14 +87,49 @@ final class DataParallelTrainingTests: XCTestCase {
     /// Kill rank 1 (SIGKILL) mid-run: the job ends within seconds with a message naming the dead
     /// rank and the checkpoint to continue from; `latest` is intact; `--resume` on 2 ranks then
     /// trains exactly (bit for bit) what an uninterrupted run trains.
-    func testKilledRankStopsTheJobAndTheRunResumesExactly() throws {
-        let mpirun = try MPIRuns.mpirun()
-        // The schedule is pinned by decaySteps, so a 12-step run and a long run share their first 12 steps.
+    /// An uninterrupted 12-step run on 2 ranks, and the config of a 400-step run whose first 12
+    /// steps are the same (the schedule is pinned by decaySteps).
+    nonisolated(unsafe) static var stopped: (ref: URL, long: URL)?
+
+    static func stoppedRunReference() throws -> (ref: URL, long: URL) {
+        if let stopped { return stopped }
         let long = try MPIRuns.config("victim", steps: 400, saveEvery: 4, extra: ["decaySteps": 400])
         let short = try MPIRuns.config("victim-ref", steps: 12, saveEvery: 4, extra: ["decaySteps": 400])
-        let ref = MPIRuns.work.appendingPathComponent("victim-ref"), run = MPIRuns.work.appendingPathComponent("victim")
+        let ref = MPIRuns.work.appendingPathComponent("victim-ref")
         let r = try MPIRuns.mpi(2, ["pretrain", "--config", short.path, "--output", ref.path])
         XCTAssertEqual(r.status, 0, r.stderr)
+        stopped = (ref, long)
+        return (ref, long)
+    }
+
+    /// SIGUSR1 to mpirun (forwarded to every rank): the ranks agree to stop after the same step,
+    /// save a checkpoint and exit 0; `--resume` then trains exactly what an uninterrupted run does.
+    func testSIGUSR1StopsEveryRankCleanlyAndTheRunResumesExactly() throws {
+        let mpirun = try MPIRuns.mpirun()
+        let (ref, long) = try Self.stoppedRunReference()
+        let run = MPIRuns.work.appendingPathComponent("usr1")
+        let job = try MPIRuns.start(mpirun, ["-np", "2", try MPIRuns.glm().path, "pretrain", "--config", long.path, "--output", run.path])
+        defer { if job.process.isRunning { job.process.terminate() } }
+        XCTAssertTrue(MPIRuns.waitFor(120) { !job.process.isRunning || (((try? MPIRuns.losses(run)) ?? [:]).keys.max() ?? 0) >= 2 })
+        XCTAssertTrue(job.process.isRunning)
+        kill(job.process.processIdentifier, SIGUSR1)
+        XCTAssertTrue(MPIRuns.waitFor(60) { !job.process.isRunning }, "SIGUSR1 did not stop the job")
+        let out = job.finish(seconds: 0)
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let last = try XCTUnwrap(try MPIRuns.losses(run).keys.max())
+        XCTAssertLessThan(last, 12, "the run got past the reference's steps before stopping")
+        let latest = try String(contentsOf: run.appendingPathComponent("latest"), encoding: .utf8)
+        XCTAssertEqual(latest.trimmingCharacters(in: .whitespacesAndNewlines), "checkpoints/step-\(last)")
+        let resumed = try MPIRuns.mpi(2, ["pretrain", "--output", run.path, "--resume", "--steps", "12"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try MPIRuns.losses(run), try MPIRuns.losses(ref))
+        XCTAssertEqual(try MPIRuns.weights(run), try MPIRuns.weights(ref))
+    }
+
+    func testKilledRankStopsTheJobAndTheRunResumesExactly() throws {
+        let mpirun = try MPIRuns.mpirun()
+        let (ref, long) = try Self.stoppedRunReference()
+        let run = MPIRuns.work.appendingPathComponent("victim")
 
         let job = try MPIRuns.start(mpirun, ["-np", "2", try MPIRuns.glm().path, "pretrain", "--config", long.path, "--output", run.path])
         defer { if job.process.isRunning { job.process.terminate() } }

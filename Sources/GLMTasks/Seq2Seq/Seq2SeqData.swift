@@ -48,13 +48,17 @@ public enum Seq2SeqSplit: String, Sendable, CaseIterable {
 public enum Seq2SeqReader {
     /// Examples of `split` from `folder/<stem>.source` and `folder/<stem>.target`.
     public static func lineAligned(folder: URL, split: Seq2SeqSplit, task: Seq2SeqTask) throws -> [Seq2SeqExample] {
+        try lineAligned(source: folder.appendingPathComponent("\(split.fileStem).source"),
+                        target: folder.appendingPathComponent("\(split.fileStem).target"), split: split, task: task)
+    }
+
+    /// Examples from a `.source` file and its line-aligned `.target` file.
+    public static func lineAligned(source src: URL, target tgt: URL, split: Seq2SeqSplit, task: Seq2SeqTask) throws -> [Seq2SeqExample] {
         switch task.layout {
         case .summary, .customization: break
         case .questionGeneration, .blank:
             throw TaskError.unknownTask("\(task.rawValue) is not read from .source/.target files (use JSON lines with source, target and answer)")
         }
-        let src = folder.appendingPathComponent("\(split.fileStem).source")
-        let tgt = folder.appendingPathComponent("\(split.fileStem).target")
         let sources = try lines(of: src), targets = try lines(of: tgt)
         guard sources.count == targets.count else {
             throw TaskError.data(file: tgt.path, line: nil,
@@ -70,6 +74,23 @@ public enum Seq2SeqReader {
             out.append(Seq2SeqExample(id: "\(split.rawValue)-\(i)", source: s, target: t, location: "\(src.path):\(i + 1)"))
         }
         return out
+    }
+
+    /// Examples from whatever `url` names: a folder (its `test.source` / `test.target`), a
+    /// `.source` or `.target` file (with its line-aligned partner next to it; the split follows the
+    /// stem: `train`, `val` → dev, `test`, anything else dev), or JSON lines (any other file).
+    public static func read(_ url: URL, task: Seq2SeqTask) throws -> [Seq2SeqExample] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw TaskError.data(file: url.path, line: nil, message: "no such file or folder")
+        }
+        if isDir.boolValue { return try lineAligned(folder: url, split: .test, task: task) }
+        let ext = url.pathExtension
+        guard ext == "source" || ext == "target" else { return try jsonLines(url, split: .dev, task: task) }
+        let stem = url.deletingPathExtension()
+        let split: Seq2SeqSplit = Seq2SeqSplit.allCases.first { $0.fileStem == stem.lastPathComponent } ?? .dev
+        return try lineAligned(source: stem.appendingPathExtension("source"), target: stem.appendingPathExtension("target"),
+                               split: split, task: task)
     }
 
     /// Examples from JSON lines: `{"source": …, "target": …}` (and `"answer"` for

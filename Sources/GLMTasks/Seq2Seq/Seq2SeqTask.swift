@@ -121,3 +121,33 @@ public struct Seq2SeqSettings: Sendable, Equatable, Codable {
         self.blankMaskRatio = blankMaskRatio
     }
 }
+
+import GLM
+
+extension Seq2SeqTask {
+    /// How the official evaluator decodes this task with `settings` (docs/official-glm.md §6.2,
+    /// §6.3), as a setting of the one decoder (``FillEngine``):
+    /// - `DecoderEvaluater` (every task but blank): beam search with `numBeams` beams (a beam
+    ///   search even with one), `lengthPenalty`, `noRepeatNgramSize` and `minTargetLength` on the
+    ///   generated tokens, at most `targetLength` tokens, eop the only end token (`--select-topk`,
+    ///   which every official script sets: the top 2·beams candidates each step);
+    /// - `BlankLMEvaluater` (blank): greedy, every blank of a context one stream of at most
+    ///   `targetLength` tokens (earlier fills and the sops between them count), the n-gram ban and the
+    ///   minimum length on that stream, eop the only end token.
+    public func generationConfig(_ settings: Seq2SeqSettings) -> GenerationConfig {
+        var c = GenerationConfig()
+        c.stopAtEos = false
+        c.maxNewTokens = settings.targetLength
+        c.minNewTokens = settings.minTargetLength
+        c.noRepeatNgram = settings.noRepeatNgramSize
+        c.lengthPenalty = Float(settings.lengthPenalty)
+        if layout == .blank {
+            c.greedy = true
+            c.blanksAsOneStream = true
+        } else {
+            c.numBeams = settings.numBeams
+            c.beamSearch = true
+        }
+        return c
+    }
+}

@@ -12,12 +12,13 @@ struct BenchCommand: ParsableCommand {
           glm bench                 # the table
           glm bench --json          # one JSON object (keys: sgemm_f32_1024_gflops, matmul_bf16_1024_gflops, layer_fwd_bwd_mfu, ...)
           glm bench --only gemm,layer
+          glm bench --only seq2seq --json   # seq2seq_eval_glm_base_examples_per_s: beam-4 evaluation decoding
         """)
 
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
     var json = false
 
-    @Option(name: .long, help: "Comma-separated subset of: gemm, layer, train, decode, data (default: all).")
+    @Option(name: .long, help: "Comma-separated subset of: gemm, layer, train, decode, seq2seq, data (default: all).")
     var only: String?
 
     @Option(name: .long, help: "Model preset for the train and decode measurements.")
@@ -33,8 +34,8 @@ struct BenchCommand: ParsableCommand {
     var repeats: Int = 5
 
     func run() throws {
-        let parts = Set((only ?? "gemm,layer,train,decode,data").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["gemm", "layer", "train", "decode", "data"]
+        let parts = Set((only ?? "gemm,layer,train,decode,seq2seq,data").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: Set<String> = ["gemm", "layer", "train", "decode", "seq2seq", "data"]
         if let bad = parts.subtracting(known).first {
             throw ValidationError("unknown benchmark '\(bad)'; choose from \(known.sorted().joined(separator: ", "))")
         }

@@ -31,11 +31,17 @@ let package = Package(
         .library(name: "GLMData", targets: ["GLMData"]),
         .library(name: "GLMTasks", targets: ["GLMTasks"]),
         .library(name: "GLMTrain", targets: ["GLMTrain"]),
+        .library(name: "GLMServe", targets: ["GLMServe"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Only for `swift package generate-documentation` (the DocC catalogs); nothing links it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // The HTTP server of GLMServe (`glm serve`); no library below it depends on a server.
+        // Default traits off: neither swift-configuration nor the full-Foundation form coders are used.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.0.0"),
     ],
     targets: [
         // oneDNN from Debian's libdnnl-dev.
@@ -47,10 +53,20 @@ let package = Package(
         .target(name: "GLMData", dependencies: ["GLMTokenizers"], swiftSettings: kernelSettings),
         .target(name: "GLMTasks", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),
         .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks"], swiftSettings: kernelSettings),
+        .target(
+            name: "GLMServe",
+            dependencies: [
+                "GLM", "GLMTokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "glm",
             dependencies: [
-                "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain",
+                "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain", "GLMServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings
@@ -62,6 +78,7 @@ let package = Package(
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),
         .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks"]),
         .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain"]),
+        .testTarget(name: "GLMServeTests", dependencies: ["GLMServe", "GLM", "GLMTokenizers"]),
     ],
     swiftLanguageModes: [.v6]
 )

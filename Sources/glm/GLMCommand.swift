@@ -16,6 +16,7 @@ struct GLMCommand: AsyncParsableCommand {
         abstract: "GLM (General Language Model) in Swift: pretrain, generate, convert, benchmark.",
         subcommands: [
             PretrainCommand.self,
+            FinetuneCommand.self,
             PrepareCommand.self,
             BatchesCommand.self,
             ClozeCommand.self,
@@ -25,6 +26,8 @@ struct GLMCommand: AsyncParsableCommand {
             ConvertCommand.self,
             GenerateCommand.self,
             BenchCommand.self,
+            ServeCommand.self,
+            LoadTestCommand.self,
         ]
     )
 }

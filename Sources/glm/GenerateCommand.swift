@@ -113,17 +113,7 @@ struct GenerateCommand: ParsableCommand {
         let out = FileHandle.standardOutput
         for (i, f) in filled.enumerated() {
             if json {
-                let obj = PromptJSON(
-                    prompt: f.prompt, text: f.text,
-                    fills: zip(f.fills, f.fillTexts).map { fill, text in
-                        FillJSON(mask: tokenizer.tokenString(fill.maskId) ?? "\(fill.maskId)", position: fill.maskPosition,
-                                 text: text, ids: fill.tokens, stop: fill.stop,
-                                 score: fill.score.flatMap { $0.isFinite ? $0 : nil })
-                    },
-                    generated_tokens: f.fills.reduce(0) { $0 + $1.tokens.count }, seconds: seconds[i])
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                out.write(try enc.encode(obj))
+                out.write(try FilledTextJSON(f, tokenizer: tokenizer, seconds: seconds[i]).encoded())
                 out.write(Data("\n".utf8))
             } else {
                 out.write(Data((f.text + "\n").utf8))
@@ -146,23 +136,6 @@ private func warn(_ s: String) { FileHandle.standardError.write(Data("glm genera
 private struct CleanError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
-}
-
-private struct FillJSON: Encodable {
-    let mask: String
-    let position: Int
-    let text: String
-    let ids: [Int]
-    let stop: String
-    let score: Double?
-}
-
-private struct PromptJSON: Encodable {
-    let prompt: String
-    let text: String
-    let fills: [FillJSON]
-    let generated_tokens: Int
-    let seconds: Double
 }
 
 /// Writes fills to stderr as their tokens arrive: one line per blank, `[MASK] 1/2 → text…`.

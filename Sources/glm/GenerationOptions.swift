@@ -49,7 +49,7 @@ struct GenerationOptions: ParsableArguments {
         cfg.repetitionPenalty = repetitionPenalty
         cfg.seed = seed
         cfg.bannedIds = banId
-        if banPadding, let t = tokenizerSize, let v = vocabSize, t < v { cfg.bannedIds += Array(t..<v) }
+        if banPadding, let t = tokenizerSize, let v = vocabSize { cfg.banPadding(tokenizerSize: t, vocabSize: v) }
         try cfg.validate()
         return cfg
     }

@@ -61,7 +61,7 @@ public struct BlankFill: Sendable, Codable, Equatable {
 ///
 /// Every method runs on ``FillEngine``, the one decoder: a batch of contexts decodes together,
 /// each getting exactly the fills it gets alone.
-public struct BlankFiller {
+public struct BlankFiller: Sendable {
     /// The model decoded, in whatever mode it is (`bf16` included); dropout is not used here.
     public let model: GLMModel
     public init(model: GLMModel) { self.model = model }
@@ -199,6 +199,22 @@ public struct FilledText: Sendable {
     /// The prompt with every blank replaced by its fill (without `[CLS]` and the trailing eos).
     public let text: String
 
+    /// The fills of `result` spliced into its context and rendered as text by `tokenizer`: how
+    /// every caller of ``FillEngine`` (``BlankFiller``, the HTTP server) turns fills into text.
+    public init(prompt: String, result: FillResult, tokenizer: GLMTokenizer) {
+        var spliced = BlankFiller.splice(context: result.context, fills: result.fills)
+        if spliced.first == tokenizer.commands.cls { spliced.removeFirst() }
+        if spliced.last == tokenizer.commands.eos { spliced.removeLast() }
+        self.prompt = prompt
+        context = result.context
+        fills = result.fills
+        fillTexts = result.fills.map { tokenizer.decode($0.tokens) }
+        text = tokenizer.decode(spliced)
+    }
+
+    /// Generated tokens over all fills.
+    public var generatedTokens: Int { fills.reduce(0) { $0 + $1.tokens.count } }
+
     /// The filled prompt with each fill wrapped by `mark` (e.g. `{ "[" + $0 + "]" }`), every
     /// piece decoded on its own.
     public func marked(tokenizer: GLMTokenizer, _ mark: (String) -> String) -> String {
@@ -240,11 +256,7 @@ extension BlankFiller {
         let filled = try fill(contexts: contexts, tokens: tokens, config: config, maxBatch: maxBatch, onToken: onToken,
                               onFinished: onFinished)
         return zip(texts, filled).map { prompt, f in
-            var spliced = Self.splice(context: f.context, fills: f.fills)
-            if spliced.first == tokenizer.commands.cls { spliced.removeFirst() }
-            if spliced.last == tokenizer.commands.eos { spliced.removeLast() }
-            return FilledText(prompt: prompt, context: f.context, fills: f.fills,
-                              fillTexts: f.fills.map { tokenizer.decode($0.tokens) }, text: tokenizer.decode(spliced))
+            FilledText(prompt: prompt, result: FillResult(context: f.context, fills: f.fills), tokenizer: tokenizer)
         }
     }
 

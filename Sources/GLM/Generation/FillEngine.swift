@@ -7,6 +7,12 @@ public struct FillResult: Sendable {
     public let context: [Int]
     /// One fill per mask, left to right.
     public let fills: [BlankFill]
+
+    /// A result as the engine reports it (also how callers rebuild one from stored fills).
+    public init(context: [Int], fills: [BlankFill]) {
+        self.context = context
+        self.fills = fills
+    }
 }
 
 /// Fills the blanks of many contexts at once on one model and one ``KVCache``: continuous

@@ -56,6 +56,12 @@ public struct GenerationConfig: Sendable, Codable, Equatable {
     /// The official defaults above; set fields to change them.
     public init() {}
 
+    /// Bans the vocabulary padding rows `tokenizerSize..<vocabSize` (ids the tokenizer cannot
+    /// decode), as `glm generate` and `glm serve` do unless told otherwise.
+    public mutating func banPadding(tokenizerSize: Int, vocabSize: Int) {
+        if tokenizerSize < vocabSize { bannedIds += Array(tokenizerSize..<vocabSize) }
+    }
+
     /// Whether ``BlankFiller`` decodes with beam search.
     public var usesBeamSearch: Bool { numBeams > 1 || beamSearch }
 

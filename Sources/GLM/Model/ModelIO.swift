@@ -6,8 +6,9 @@ extension GLMModel {
     /// Loads a model from a Hugging Face shaped folder (`config.json` + `model.safetensors` or
     /// `pytorch_model.bin`), an official checkpoint folder (`latest_checkpointed_iteration.txt` +
     /// `<tag>/mp_rank_0N_model_states.pt`, with `config.json` beside it or `config` given), or a
-    /// single checkpoint file with `config` given or a `config.json` next to it.
-    public static func load(_ url: URL, config: GLMConfig? = nil) throws -> GLMModel {
+    /// single checkpoint file with `config` given or a `config.json` next to it. `seed` seeds the
+    /// dropout stream (and the rows of a position table longer than the checkpoint's).
+    public static func load(_ url: URL, config: GLMConfig? = nil, seed: UInt64 = 1234) throws -> GLMModel {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
             throw GLMError.io(url.path, "no such file or folder")
@@ -21,7 +22,7 @@ extension GLMModel {
             }
             cfg = try GLMConfig.load(c)
         }
-        let model = try GLMModel(config: cfg, seed: 1234, initialise: false)
+        let model = try GLMModel(config: cfg, seed: seed, initialise: false)
         let tensors: [String: TensorData]
         do { tensors = try CheckpointLoader.load(url, split: GLMParameters.split(for:)) } catch { throw GLMError.checkpoint("\(error)") }
         try model.loadWeights(tensors, source: url.path)

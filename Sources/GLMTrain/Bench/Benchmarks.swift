@@ -11,7 +11,8 @@ public enum Benchmarks {
     /// Results keyed as in `glm bench --json`.
     public struct Report {
         public var values: [(String, Double)] = []
-        mutating func set(_ k: String, _ v: Double) { values.append((k, v)) }
+        /// Adds a result (measurements made outside this target, e.g. `glm bench`'s serve part).
+        public mutating func set(_ k: String, _ v: Double) { values.append((k, v)) }
         public subscript(key: String) -> Double? { values.first { $0.0 == key }?.1 }
         public func json() -> String {
             "{" + values.map { "\"\($0.0)\": \(($0.1 * 1000).rounded() / 1000)" }.joined(separator: ", ") + "}"

@@ -78,7 +78,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
 
     public func lrSchedule() -> AnnealingLR {
         let decay = decaySteps > 0 ? decaySteps : steps
-        return AnnealingLR(peak: learningRate, warmupSteps: Int((warmup * Double(decay)).rounded()), decaySteps: decay,
+        return AnnealingLR(peak: learningRate, warmupSteps: warmup * Double(decay), decaySteps: decay,
                            style: decayStyle, minRatio: minLRRatio)
     }
 

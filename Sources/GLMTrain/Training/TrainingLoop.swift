@@ -93,7 +93,8 @@ public struct TrainingStep {
         try gradientHook?(model.store)
         let loss = lossSum / Float(n)
         let gradNorm = clipGrad > 0 ? clipGradNorm(model.store, maxNorm: clipGrad) : Float(Ops.norm(model.store.grads))
-        let lr = schedule.lr(at: step)
+        // The official scheduler steps after the update: update k runs with the rate of t = k − 1.
+        let lr = schedule.lr(at: step - 1)
         let skip = !(loss.isFinite && gradNorm.isFinite)
         if !skip { optimizer.update(lr: lr) }
         return StepResult(loss: loss, gradNorm: gradNorm, lr: lr, tokens: tokens, label: label, skipped: skip)

@@ -1,0 +1,157 @@
+import Foundation
+import GLM
+import GLMData
+import GLMNN
+import GLMTasks
+import GLMTensor
+import GLMTokenizers
+
+/// What a fine-tuning run reports.
+public struct FinetuneSummary: Sendable {
+    public var steps: Int
+    public var epochs: Int
+    public var finalLoss: Float
+    /// The best dev metric (first of the task's), its value, the epoch and step it was reached at.
+    public var best: (metric: String, value: Double, epoch: Int, step: Int)?
+    /// The scores of the last dev evaluation.
+    public var lastScores: [(String, Double)]
+    public var stoppedBySignal: Int32?
+}
+
+/// Fine-tuning: setup (task, data, tokenizer, the pretrained model, the optimizer with the task's
+/// official settings, or a checkpoint to resume) and the run, which is the same ``TrainingLoop``
+/// as pretraining, fed by ``EpochBatches`` and watched by the metrics, progress, dev-evaluation
+/// (best model kept as `<run>/model`) and checkpoint observers.
+public final class Finetuner {
+    public let config: FinetuneConfig
+    public let runDir: URL
+    public let task: FinetuneTask
+    let model: GLMModel
+    let optimizer: AdamW
+    let schedule: AnnealingLR
+    let checkpoints: RunCheckpoints
+    let tokenizerFiles: [URL]
+    let batches: EpochBatches
+    let steps: Int
+    var state: TrainerState
+    let log: (String) -> Void
+
+    /// Validates everything and reads the data before anything is written; with `resume`, restores
+    /// the latest checkpoint of `config.output`.
+    public init(config raw: FinetuneConfig, resume: Bool, log: @escaping (String) -> Void) throws {
+        try raw.validate()
+        self.log = log
+        let fm = FileManager.default
+        runDir = URL(fileURLWithPath: raw.output).standardizedFileURL
+        checkpoints = RunCheckpoints(runDir: runDir)
+        if !resume, (try? checkpoints.latest()) != nil {
+            throw TrainError.io("\(runDir.path) already holds a run with checkpoints; pass --resume to continue it or choose another --output")
+        }
+        let modelURL = URL(fileURLWithPath: raw.model)
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: modelURL.path, isDirectory: &isDir) else { throw TrainError.config("--model \(raw.model): no such folder") }
+        let tokFolder = raw.tokenizer.map { URL(fileURLWithPath: $0) } ?? (isDir.boolValue ? modelURL : modelURL.deletingLastPathComponent())
+        let tokenizer: GLMTokenizer
+        do { tokenizer = try GLMTokenizer(folder: tokFolder) } catch { throw TrainError.config("tokenizer \(tokFolder.path): \(error)") }
+        let modelConfigURL = (isDir.boolValue ? modelURL : modelURL.deletingLastPathComponent()).appendingPathComponent("config.json")
+        var modelConfig: GLMConfig
+        do { modelConfig = try GLMConfig.load(modelConfigURL) } catch { throw TrainError.config("\(error)") }
+
+        // The task, its defaults, and the data: all checked before the model loads.
+        let kind = try FinetuneTaskKind.resolve(raw.task)
+        var c = raw.resolved(defaults: kind.defaults)
+        if raw.seqLength == nil && c.seqLength! > modelConfig.maxSequenceLength {
+            // The task's official length does not fit this model's positions: use all it has.
+            log("seq-length: the task's \(c.seqLength!) is longer than the model's max_sequence_length; using \(modelConfig.maxSequenceLength)")
+            c.seqLength = modelConfig.maxSequenceLength
+        }
+        config = c
+        guard c.seqLength! <= modelConfig.maxSequenceLength else {
+            throw TrainError.config("seq-length \(c.seqLength!) is longer than the model's max_sequence_length \(modelConfig.maxSequenceLength)")
+        }
+        guard tokenizer.numTokens <= modelConfig.vocabSize else {
+            throw TrainError.config("the tokenizer in \(tokFolder.path) has \(tokenizer.numTokens) ids but the model's vocabulary has \(modelConfig.vocabSize) rows")
+        }
+        do { task = try kind.make(c, tokenizer) } catch let e as TaskError { throw TrainError.data("\(e)") }
+        batches = EpochBatches(task: task, batchSize: c.batchSize!, seed: c.seed)
+        steps = (c.epochs! * batches.perEpoch + c.gradientAccumulation - 1) / c.gradientAccumulation
+
+        modelConfig.embeddingDropoutProb = c.dropout!
+        modelConfig.attentionDropoutProb = c.dropout!
+        modelConfig.outputDropoutProb = c.dropout!
+        try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
+        model = try GLMModel.load(modelURL, config: modelConfig, seed: c.seed)
+        tokenizerFiles = tokenizer.files
+        optimizer = AdamW(store: model.store, beta1: c.beta1!, beta2: c.beta2!, eps: c.eps!, weightDecay: c.weightDecay!,
+                          decays: model.weightDecayFlags)
+        // Official fine-tuning: linear warmup over a fraction of all steps, then linear decay to
+        // lr-decay-ratio · lr (learning_rates.py:AnnealingLR with --lr-decay-style linear).
+        schedule = AnnealingLR(peak: c.learningRate!, warmupSteps: c.warmup! * Double(steps), decaySteps: steps, style: .linear,
+                               minRatio: c.minLRRatio)
+        state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
+        if resume, let dir = try checkpoints.latest() {
+            checkpoints.removeStaleTemporaries()
+            state = try checkpoints.restore(dir, model: model, optimizer: optimizer)
+            model.rng.seek(to: state.dropoutOffset)
+            log("resumed from \(dir.lastPathComponent) (step \(state.step))")
+        }
+        model.bf16 = c.bf16
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFolder.writeFile(enc.encode(c), to: runDir.appendingPathComponent("config.json"))
+    }
+
+    /// Trains `epochs` epochs (or until a signal or the time limit), scoring the dev set after each
+    /// epoch and keeping the best model as `<run>/model`.
+    public func run() throws -> FinetuneSummary {
+        let progress = ProgressObserver(totalSteps: steps)
+        let say: (String) -> Void = { [log] in progress.interrupt(); log($0) }
+        let metrics = try MetricsObserver(runDir: runDir, resumedAt: state.step, title: "GLM fine-tuning: \(task.name)")
+        let bestObserver = BestModelObserver(task: task, microBatchesPerEpoch: batches.perEpoch, everyEpochs: config.evalEveryEpochs,
+                                             runDir: runDir, tokenizerFiles: tokenizerFiles, metrics: metrics, say: say)
+        let saveEvery = config.saveEvery > 0 ? config.saveEvery : max(1, batches.perEpoch * config.evalEveryEpochs / config.gradientAccumulation)
+        let observers: [TrainingObserver] = [
+            metrics, progress, bestObserver,
+            CheckpointObserver(checkpoints: checkpoints, every: saveEvery, keep: config.keepCheckpoints, tokenizerFiles: tokenizerFiles),
+        ]
+        var options = LoopOptions(steps: steps)
+        options.gradientAccumulation = config.gradientAccumulation
+        options.clipGrad = config.clipGrad!
+        options.timeLimit = config.timeLimit
+        let loop = TrainingLoop(model: model, optimizer: optimizer, schedule: schedule, state: state, options: options,
+                                source: batches, observers: observers)
+        log("fine-tuning \(task.name): \(task.trainingExampleCount) examples, \(config.epochs!) epochs × \(batches.perEpoch) batches of \(config.batchSize!)\(config.gradientAccumulation > 1 ? " (\(config.gradientAccumulation) per step)" : ""), \(steps) steps, lr \(config.learningRate!), seq \(config.seqLength!)")
+        let reason = try loop.run()
+        state = loop.state
+        if case let .signal(s) = reason { log("signal \(s): stopped after step \(state.step), checkpoint saved") }
+        if case .timeLimit = reason { log("time limit of \(Int(config.timeLimit)) s reached at step \(state.step)") }
+        if state.step > 0, (try? checkpoints.latest())??.lastPathComponent != "step-\(state.step)" {
+            try checkpoints.save(model: model, optimizer: optimizer, state: state, tokenizerFiles: tokenizerFiles, keep: config.keepCheckpoints)
+        }
+        // Without dev data there is no best: the result is the final model.
+        if bestObserver.best == nil {
+            try model.save(to: runDir.appendingPathComponent("model"), tokenizerFiles: tokenizerFiles)
+        }
+        let stopped: Int32? = { if case let .signal(s) = reason { return s }; return nil }()
+        return FinetuneSummary(steps: state.step, epochs: state.dataCursor / max(batches.perEpoch, 1), finalLoss: loop.last?.loss ?? .nan,
+                               best: bestObserver.best.map { ($0.metric, $0.value, $0.epoch, $0.step) },
+                               lastScores: bestObserver.last, stoppedBySignal: stopped)
+    }
+}
+
+/// What `--task` names, with its training defaults and how to build it. Cloze tasks (the eight
+/// SuperGLUE tasks, BIG-bench, task files); seq2seq kinds add cases here.
+public struct FinetuneTaskKind {
+    public let defaults: TaskTrainingDefaults
+    public let make: (FinetuneConfig, GLMTokenizer) throws -> FinetuneTask
+
+    public static func resolve(_ name: String) throws -> FinetuneTaskKind {
+        let t: ClozeTask
+        do { t = try ClozeTask.named(name) } catch { throw TrainError.config("\(error)") }
+        return FinetuneTaskKind(defaults: t.trainingDefaults) { c, tokenizer in
+            try ClozeFinetuneTask(task: t, tokenizer: tokenizer, seqLength: c.seqLength!, patternId: c.patternId,
+                                  train: URL(fileURLWithPath: c.trainData), dev: c.devData.map { URL(fileURLWithPath: $0) },
+                                  evalBatchSize: c.evalBatchSize!)
+        }
+    }
+}

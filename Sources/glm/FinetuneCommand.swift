@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import GLMTrain
+
+/// `glm finetune`: fine-tune a pretrained model on a task, on the same training loop as pretraining.
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune a GLM model on a task (cloze NLU); keep the best dev checkpoint; resume exactly.",
+        discussion: """
+        Tasks: boolq cb copa multirc record rte wic wsc (the SuperGLUE release's jsonl files), bigbench \
+        (a BIG-bench multiple-choice task.json), or a task file (a JSON object with "pattern" and \
+        "verbalizer"; see docs/finetune.md). Defaults are the official per-task settings (learning rate, \
+        epochs, batch, sequence length, pattern); flags override them.
+
+        The dev set is scored after every epoch; the best model by the task's first metric is kept as \
+        <output>/model (best.json says where it was reached). Ctrl-C finishes the step, saves and exits; \
+        --resume continues exactly. metrics.jsonl, TensorBoard events and loss.svg are written to <output>.
+
+        Examples:
+          glm finetune --task rte --model runs/glm-base/model --data RTE --output runs/rte
+          glm finetune --task copa --model runs/glm-base/model --train COPA/train.jsonl --dev COPA/val.jsonl --epochs 10
+          glm finetune --task bigbench --model runs/default/model --train task-train.json --dev task-dev.json
+          glm finetune --output runs/rte --resume
+        """)
+
+    @Option(name: .long, help: "Task name or task file.") var task: String?
+    @Option(name: .long, help: "Pretrained model folder (config.json, weights, tokenizer files).") var model: String?
+    @Option(name: .long, help: "Data folder holding train.jsonl and val.jsonl (the SuperGLUE release's layout).") var data: String?
+    @Option(name: .long, help: "Training file.") var train: String?
+    @Option(name: .long, help: "Dev file, scored after every epoch.") var dev: String?
+    @Option(name: .long, help: "Tokenizer folder (default: the model folder).") var tokenizer: String?
+    @Option(name: .long, help: "Run folder.") var output: String?
+    @Option(name: .long, help: "JSON config file holding any FinetuneConfig keys.") var config: String?
+    @Option(name: .long, help: "Epochs (default: the task's official number).") var epochs: Int?
+    @Option(name: .long, help: "Examples per micro-batch (default: the task's official batch).") var batchSize: Int?
+    @Option(name: .long, help: "Micro-batches per optimizer step.") var gradAccum: Int?
+    @Option(name: .long, help: "Peak learning rate.") var lr: Double?
+    @Option(name: .long, help: "Warmup as a fraction of all steps.") var warmup: Double?
+    @Option(name: .long, help: "AdamW weight decay.") var weightDecay: Double?
+    @Option(name: .long, help: "Dropout of embeddings, attention and outputs.") var dropout: Float?
+    @Option(name: .long, help: "Sequence length.") var seqLength: Int?
+    @Option(name: .long, help: "Pattern id.") var patternId: Int?
+    @Option(name: .long, help: "Seed of data order and dropout.") var seed: UInt64?
+    @Option(name: .long, help: "Score the dev set every N epochs.") var evalEveryEpochs: Int?
+    @Option(name: .long, help: "Sequences per forward pass when scoring.") var evalBatchSize: Int?
+    @Option(name: .long, help: "Checkpoint every N steps (default: at each dev evaluation).") var saveEvery: Int?
+    @Option(name: .long, help: "Checkpoints to keep.") var keep: Int?
+    @Option(name: .long, help: "Stop (saving a checkpoint) after this many seconds.") var timeLimit: Double?
+    @Flag(name: .long, help: "bf16 matmuls (f32 master weights).") var bf16 = false
+    @Flag(name: .long, help: "Continue the run in --output from its latest checkpoint.") var resume = false
+
+    func run() throws {
+        var c = FinetuneConfig()
+        if resume {
+            let out = URL(fileURLWithPath: output ?? "runs/finetune")
+            let file = out.appendingPathComponent("config.json")
+            guard let saved = try? Data(contentsOf: file) else {
+                throw ValidationError("--resume: \(out.path) holds no fine-tuning run to resume (no config.json)")
+            }
+            do { c = try JSONDecoder().decode(FinetuneConfig.self, from: saved) } catch {
+                throw ValidationError("--resume: \(file.path) is not a fine-tuning run config: \(error)")
+            }
+        }
+        if let config { c = try FinetuneConfig.load(URL(fileURLWithPath: config), over: c) }
+        if let task { c.task = task }
+        if let model { c.model = model }
+        if let data {
+            let folder = URL(fileURLWithPath: data)
+            c.trainData = folder.appendingPathComponent("train.jsonl").path
+            let val = folder.appendingPathComponent("val.jsonl")
+            if FileManager.default.fileExists(atPath: val.path) { c.devData = val.path }
+        }
+        if let train { c.trainData = train }
+        if let dev { c.devData = dev }
+        if let tokenizer { c.tokenizer = tokenizer }
+        if let output { c.output = output }
+        if let epochs { c.epochs = epochs }
+        if let batchSize { c.batchSize = batchSize }
+        if let gradAccum { c.gradientAccumulation = gradAccum }
+        if let lr { c.learningRate = lr }
+        if let warmup { c.warmup = warmup }
+        if let weightDecay { c.weightDecay = weightDecay }
+        if let dropout { c.dropout = dropout }
+        if let seqLength { c.seqLength = seqLength }
+        if let patternId { c.patternId = patternId }
+        if let seed { c.seed = seed }
+        if let evalEveryEpochs { c.evalEveryEpochs = evalEveryEpochs }
+        if let evalBatchSize { c.evalBatchSize = evalBatchSize }
+        if let saveEvery { c.saveEvery = saveEvery }
+        if let keep { c.keepCheckpoints = keep }
+        if let timeLimit { c.timeLimit = timeLimit }
+        if bf16 { c.bf16 = true }
+        let tuner = try Finetuner(config: c, resume: resume) { say($0) }
+        let s = try tuner.run()
+        say(String(format: "done: %d steps (%d epochs), last training loss %.4f", s.steps, s.epochs, s.finalLoss))
+        if let b = s.best {
+            say(String(format: "best dev %@ %.2f at epoch %d (step %d): %@/model", b.metric.replacingOccurrences(of: "eval_", with: ""),
+                       b.value, b.epoch, b.step, tuner.runDir.path))
+        } else {
+            say("no dev data: the final model is in \(tuner.runDir.path)/model")
+        }
+    }
+}

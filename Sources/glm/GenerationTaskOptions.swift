@@ -50,38 +50,14 @@ struct GenerationTaskOptions: ParsableArguments {
         return t
     }
 
-    /// `task`'s official settings with the flags applied; lengths not given are capped at `positions`
-    /// (the model's max_sequence_length; nil when no model is involved).
+    /// `task`'s official settings with the flags applied (``Seq2SeqTask/settings(_:positions:)``);
+    /// lengths not given are capped at `positions` (the model's max_sequence_length; nil when no
+    /// model is involved).
     func settings(_ task: Seq2SeqTask, positions: Int?) throws -> Seq2SeqSettings {
-        var s = task.settings
-        if let r = maskRatio { s.blankMaskRatio = r }
-        if let v = sourceLength { s.sourceLength = v } else if let p = positions { s.sourceLength = min(s.sourceLength, p) }
-        if let v = targetLength { s.targetLength = v } else if let p = positions { s.targetLength = min(s.targetLength, p) }
-        if let v = numBeams {
-            guard task != .blank else { throw CLIError("--num-beams: blank infilling decodes greedily (the official BlankLMEvaluater)") }
-            s.numBeams = v
-        }
-        if let v = lengthPenalty { s.lengthPenalty = v }
-        if let v = noRepeatNgram { s.noRepeatNgramSize = v }
-        // The task's minimum follows a shorter target length; one given explicitly must fit.
-        if let v = minTargetLength { s.minTargetLength = v } else { s.minTargetLength = min(s.minTargetLength, s.targetLength) }
-        guard s.sourceLength > 0 else { throw CLIError("--source-length must be positive, got \(s.sourceLength)") }
-        guard s.targetLength > 0 else { throw CLIError("--target-length must be positive, got \(s.targetLength)") }
-        guard s.numBeams >= 1 else { throw CLIError("--num-beams must be at least 1, got \(s.numBeams)") }
-        guard s.lengthPenalty.isFinite else { throw CLIError("--length-penalty must be a finite number") }
-        guard s.noRepeatNgramSize >= 0 else { throw CLIError("--no-repeat-ngram must be ≥ 0, got \(s.noRepeatNgramSize)") }
-        guard s.minTargetLength >= 0, s.minTargetLength <= s.targetLength else {
-            throw CLIError("--min-target-length must be in [0, target length \(s.targetLength)], got \(s.minTargetLength)")
-        }
-        if let p = positions {
-            if let v = sourceLength, v > p {
-                throw CLIError("--source-length \(v) is longer than the model's max_sequence_length \(p)")
-            }
-            if let v = targetLength, v > p {
-                throw CLIError("--target-length \(v) is longer than the model's max_sequence_length \(p) (block positions 1…n)")
-            }
-        }
-        return s
+        if task == .blank && maskRatio == nil { throw CLIError("--task blank-infill needs --mask-ratio R (0 < R < 1, e.g. 0.1)") }
+        return try task.settings(Seq2SeqOverrides(sourceLength: sourceLength, targetLength: targetLength, numBeams: numBeams,
+                                                  lengthPenalty: lengthPenalty, noRepeatNgram: noRepeatNgram,
+                                                  minTargetLength: minTargetLength, maskRatio: maskRatio), positions: positions)
     }
 
     /// The seq2seq encoder of `task` with `settings`; a tokenizer without [sMASK] is refused for `--task-mask`.
@@ -90,12 +66,10 @@ struct GenerationTaskOptions: ParsableArguments {
                            targetLength: settings.targetLength, taskMask: taskMask)
     }
 
-    /// Blank infilling at `--mask-ratio` (required).
+    /// Blank infilling at `--mask-ratio` (``settings(_:positions:)`` requires it).
     func blankInfilling(_ settings: Seq2SeqSettings, tokenizer: GLMTokenizer) throws -> BlankInfilling {
-        guard let r = maskRatio else { throw CLIError("--task blank-infill needs --mask-ratio R (0 < R < 1, e.g. 0.1)") }
-        guard r > 0, r < 1 else { throw CLIError("--mask-ratio must be in (0, 1), got \(r)") }
         guard !taskMask else { throw CLIError("--task-mask: blank infilling uses [MASK] (the official BlankLMDataset with a BERT tokenizer)") }
-        return try BlankInfilling(tokenizer: tokenizer, sourceLength: settings.sourceLength, maskRatio: r)
+        return try BlankInfilling(tokenizer: tokenizer, sourceLength: settings.sourceLength, maskRatio: settings.blankMaskRatio)
     }
 
     /// The LAMBADA layout at `seqLength` (default 512, capped at `positions`).

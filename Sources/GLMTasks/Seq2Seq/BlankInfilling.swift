@@ -167,6 +167,31 @@ public struct BlankInfilling: Sendable {
                 BlankInfillingExample(id: "test-\(i)", source: p.source, reference: p.reference, location: "\(blank):\(i + 1)")
             }, 0)
         }
+        let texts = try readTexts(url)
+        let pairs = masked(texts.map(\.text), ratio: maskRatio, seed: seed)
+        var out: [BlankInfillingExample] = []
+        for (i, p) in pairs.enumerated() where Int(Double(PythonText.split(p.reference).count) * maskRatio) > 0 {
+            out.append(BlankInfillingExample(id: "dev-\(i)", source: p.source, reference: p.reference, location: texts[i].location))
+        }
+        guard !out.isEmpty else {
+            throw TaskError.data(file: url.path, line: nil, message: "no text has enough words for a blank at mask ratio \(maskRatio)")
+        }
+        return (out, pairs.count - out.count)
+    }
+
+    /// Training texts: a text file with one text per line (blank lines skipped) or JSON lines with
+    /// `text`, each ``clean(_:)``ed; texts too short for one blank at `maskRatio` are left out.
+    public static func trainingTexts(_ url: URL, maskRatio: Double) throws -> [String] {
+        let texts = try readTexts(url).map(\.text).filter { Int(Double(PythonText.split($0).count) * maskRatio) > 0 }
+        guard !texts.isEmpty else {
+            throw TaskError.data(file: url.path, line: nil, message: "no text has enough words for a blank at mask ratio \(maskRatio)")
+        }
+        return texts
+    }
+
+    /// The ``clean(_:)``ed texts of JSON lines (`text`) or of a text file (one per line, blank
+    /// lines skipped), with their locations.
+    static func readTexts(_ url: URL) throws -> [(text: String, location: String)] {
         var texts: [(text: String, location: String)] = []
         if url.pathExtension == "jsonl" || url.pathExtension == "json" {
             texts = try TaskFile.jsonLines(url).map { (clean(try $0.at("text").string()), "\(url.path):\($0.line)") }
@@ -177,15 +202,7 @@ public struct BlankInfilling: Sendable {
             }
         }
         guard !texts.isEmpty else { throw TaskError.data(file: url.path, line: nil, message: "empty file: no texts") }
-        let pairs = masked(texts.map(\.text), ratio: maskRatio, seed: seed)
-        var out: [BlankInfillingExample] = []
-        for (i, p) in pairs.enumerated() where Int(Double(PythonText.split(p.reference).count) * maskRatio) > 0 {
-            out.append(BlankInfillingExample(id: "dev-\(i)", source: p.source, reference: p.reference, location: texts[i].location))
-        }
-        guard !out.isEmpty else {
-            throw TaskError.data(file: url.path, line: nil, message: "no text has enough words for a blank at mask ratio \(maskRatio)")
-        }
-        return (out, pairs.count - out.count)
+        return texts
     }
 
     // MARK: - Predictions

@@ -115,6 +115,18 @@ import GLMTasks
         try FileManager.default.copyItem(at: Self.folder.appendingPathComponent("val.target"), to: dir.appendingPathComponent("test.target"))
         let c = try Self.run(["evaluate"] + args + ["--data", dir.path])
         #expect(c.rc == 0 && c.out == a.out, "\(c.err)")
+        // A BIG-bench generative task.json (input → source, target → target; a list's first target).
+        let bb = Self.file("task.json", """
+        {"name": "tiny", "examples": [
+          {"input": "the cat ran to the house because it was cold", "target": "the cat was cold"},
+          {"input": "i liked the movie but the plot was long", "target": ["a long movie", "long"]},
+          {"input": "the sun rose and the grass was wet", "target": "wet grass"}]}
+        """)
+        let d = try Self.run(["evaluate"] + args + ["--data", bb.path])
+        #expect(d.rc == 0 && d.out == a.out, "\(d.err)")
+        let broken = Self.file("broken-task.json", #"{"examples": [{"input": "a b", "target": "c"}, {"input": "d e"}]}"#)
+        let e = try Self.run(["evaluate"] + args + ["--data", broken.path])
+        #expect(e.rc != 0 && e.err.contains("broken-task.json") && e.err.contains("missing field \"examples[1].target\""), "\(e.err)")
     }
 
     @Test(.enabled(if: enabled, "the glm executable is not built next to the tests"))

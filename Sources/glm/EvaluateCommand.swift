@@ -63,6 +63,8 @@ struct EvaluateCommand: ParsableCommand {
     var tokenizer: String?
     @Flag(name: .long, help: "bf16 matmuls (faster on CPUs with bf16 support; slightly different numbers).")
     var bf16 = false
+    @Option(name: .long, help: "seq2seq: score the first N lines of each source as its summary (the lead baseline; the model's weights are not used).")
+    var leadBaseline: Int?
     @OptionGroup(title: "seq2seq, blank infilling, LAMBADA and perplexity")
     var generation: GenerationTaskOptions
 
@@ -81,7 +83,11 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         do {
             if let b = batchSize, b <= 0 { throw CLIError("--batch-size must be positive, got \(b)") }
-            switch try Kind.resolve(task) {
+            let kind = try Kind.resolve(task)
+            if leadBaseline != nil {
+                guard case .generation(.seq2seq) = kind else { throw CLIError("--lead-baseline is for --task seq2seq") }
+            }
+            switch kind {
             case let .cloze(t): try evaluateCloze(t)
             case .generation(.seq2seq): try evaluateSeq2Seq()
             case .generation(.blankInfill): try evaluateBlankInfilling()
@@ -170,12 +176,17 @@ struct EvaluateCommand: ParsableCommand {
         let settings = try generation.settings(t, positions: config?.maxSequenceLength)
         let encoder = try generation.encoder(t, settings, tokenizer: tok)
         let examples = try Seq2SeqReader.read(URL(fileURLWithPath: data), task: t)
-        // Every input is built before the model loads: a bad example costs no decoding.
-        for ex in examples { _ = try encoder.evaluation(ex) }
-        let m = try loadModel()
-        let result = try Seq2SeqEvaluator.evaluate(model: m, encoder: encoder, examples: examples, config: t.generationConfig(settings),
+        let result: Seq2SeqEvaluation
+        if let leadBaseline {
+            result = try Seq2SeqEvaluator.leadBaseline(encoder: encoder, examples: examples, lines: leadBaseline)
+        } else {
+            // Every input is built before the model loads: a bad example costs no decoding.
+            for ex in examples { _ = try encoder.evaluation(ex) }
+            let m = try loadModel()
+            result = try Seq2SeqEvaluator.evaluate(model: m, encoder: encoder, examples: examples, config: t.generationConfig(settings),
                                                    batchSize: batchSize ?? settings.evalBatchSize, progress: progress("decoded"))
-        endProgress()
+            endProgress()
+        }
         try writeOutput(result.predictions.map(\.jsonLine))
         let s = result.scores
         print("{\"task\": \"seq2seq\", \"seq2seq_task\": \(JSONValue.quote(t.rawValue)), \"examples\": \(examples.count), "

@@ -97,6 +97,36 @@ import GLMTasks
         #expect(lines.map { $0["reference"] } == [.string("the cat was cold"), .string("a long movie"), .string("wet grass")])
     }
 
+    /// The lead baseline: the first line of each source, through the tokenizer, scored as a model's
+    /// predictions are; the model's weights are not read.
+    @Test(.enabled(if: enabled, "the glm executable is not built next to the tests"))
+    func leadBaselineScoresTheFirstLines() throws {
+        let data = Self.file("lead.jsonl", """
+        {"source": "the cat was cold and the dog was warm\\nthe sun rose", "target": "the cat was cold and the dog was warm"}
+        {"source": "a long movie is a long movie\\nthe end", "target": "the sea was blue and the sky was red"}
+
+        """)
+        let noWeights = Self.folder.appendingPathComponent("no-weights")
+        try? FileManager.default.createDirectory(at: noWeights, withIntermediateDirectories: true)
+        for f in ["config.json", "vocab.txt"] where !FileManager.default.fileExists(atPath: noWeights.appendingPathComponent(f).path) {
+            try FileManager.default.copyItem(at: EvaluationTests.modelFolder.appendingPathComponent(f), to: noWeights.appendingPathComponent(f))
+        }
+        let out = Self.folder.appendingPathComponent("lead-preds.jsonl")
+        let r = try Self.run(["evaluate", "--model", noWeights.path, "--task", "seq2seq", "--data", data.path, "--lead-baseline", "1",
+                              "--output", out.path])
+        #expect(r.rc == 0, "\(r.err)")
+        let summary = try JSONParser.parse(r.out)
+        // Example 1 is word for word its reference (F = 1); example 2 shares no word with its (F = 0).
+        let lib = try Seq2SeqEvaluator.scores(predictions: ["the cat was cold and the dog was warm", "a long movie is a long movie"],
+                                              references: ["the cat was cold and the dog was warm", "the sea was blue and the sky was red"],
+                                              mode: .cnnDM)
+        #expect(Self.number(summary["rouge1"]) == lib.rouge1 && Self.number(summary["bleu"]) == lib.bleu)
+        #expect(lib.rouge1 == 50 && lib.rouge2 == 50 && lib.rougeLsum == 50)
+        #expect(try Self.lines(out).map { $0["prediction"] } == [.string("the cat was cold and the dog was warm"), .string("a long movie is a long movie")])
+        let wrong = try Self.run(["evaluate", "--model", noWeights.path, "--task", "lambada", "--data", Self.lambadaData.path, "--lead-baseline", "1"])
+        #expect(wrong.rc != 0 && wrong.err.contains("--lead-baseline is for --task seq2seq"))
+    }
+
     @Test(.enabled(if: enabled, "the glm executable is not built next to the tests"))
     func lineAlignedFilesGiveTheSameAsJSONLines() throws {
         let src = Self.file("val.source", "the cat ran to the house because it was cold\ni liked the movie but the plot was long\nthe sun rose and the grass was wet\n")

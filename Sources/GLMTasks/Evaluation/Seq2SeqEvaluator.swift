@@ -94,6 +94,24 @@ public enum Seq2SeqEvaluator {
                                  scores: try scores(predictions: predictions.map(\.prediction), references: predictions.map(\.reference), mode: mode))
     }
 
+    /// The lead baseline of summarisation: each prediction is the first `lines` lines of the source
+    /// (BIG-bench XSum keeps one sentence per line) after a tokenizer round trip, as a model's
+    /// prediction is decoded text, scored exactly as ``evaluate(model:encoder:examples:config:batchSize:progress:)``
+    /// scores a model. No model is involved.
+    public static func leadBaseline(encoder: Seq2SeqEncoder, examples: [Seq2SeqExample], lines: Int) throws -> Seq2SeqEvaluation {
+        guard !examples.isEmpty else { throw TaskError.setting("no examples to evaluate") }
+        guard lines > 0 else { throw TaskError.setting("--lead-baseline must be at least 1 line, got \(lines)") }
+        let tok = encoder.tokenizer
+        let predictions = examples.map { ex in
+            let lead = ex.source.split(separator: "\n", omittingEmptySubsequences: true).prefix(lines).joined(separator: " ")
+            return Seq2SeqPrediction(id: ex.id, prediction: tok.decode(tok.encode(lead)), reference: encoder.reference(ex), tokens: [],
+                                     score: nil)
+        }
+        let mode = SummaryRouge.Mode.official(bertTokenizer: tok.family == .bertWordPiece, task: encoder.task.rawValue)
+        return Seq2SeqEvaluation(predictions: predictions,
+                                 scores: try scores(predictions: predictions.map(\.prediction), references: predictions.map(\.reference), mode: mode))
+    }
+
     /// ROUGE (official post-processing in `mode`) and BLEU, × 100.
     public static func scores(predictions: [String], references: [String], mode: SummaryRouge.Mode) throws -> Seq2SeqScores {
         let r = try SummaryRouge(mode: mode).score(predictions: predictions, references: references)

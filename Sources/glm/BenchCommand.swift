@@ -40,8 +40,8 @@ struct BenchCommand: AsyncParsableCommand {
     var serveSeconds: Double = 20
 
     func run() async throws {
-        let parts = Set((only ?? "gemm,layer,train,decode,data,serve").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["gemm", "layer", "train", "decode", "data", "serve"]
+        let parts = Set((only ?? "gemm,layer,train,decode,finetune,data,serve").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: Set<String> = ["gemm", "layer", "train", "decode", "finetune", "data", "serve"]
         if let bad = parts.subtracting(known).first {
             throw ValidationError("unknown benchmark '\(bad)'; choose from \(known.sorted().joined(separator: ", "))")
         }

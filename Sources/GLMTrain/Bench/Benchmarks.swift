@@ -3,6 +3,7 @@ import GLM
 import GLMData
 import GLMNN
 import GLMTensor
+import GLMTokenizers
 
 /// The measurements behind `glm bench`: GEMM rates, one GLM layer forward+backward with its
 /// MFU, full GLM-Base training steps and cached decoding.
@@ -92,6 +93,16 @@ public enum Benchmarks {
             let tps8 = try decode(config: modelConfig, context: 128, newTokens: 64, batch: 8, bf16: false)
             r.set("decode_\(tag)_f32_batch8_tokens_per_s", tps8)
             log(String(format: "%@ decode (ctx 128, 64 new, b8, f32): %.1f tokens/s", shapes.model, tps8))
+        }
+        if parts.contains("finetune") {
+            guard let root = TrainConfig.bundledResourcesRoot() else {
+                throw TrainError.config("the finetune measurement needs the bundled BERT vocabulary (Resources/tokenizers); run from the repository")
+            }
+            let tok = try GLMTokenizer(folder: root.appendingPathComponent("Resources/tokenizers/bert-base-uncased"))
+            let eps = try FinetuneBenchmark.copa(config: modelConfig, tokenizer: tok, seq: min(256, modelConfig.maxSequenceLength),
+                                                 repeats: max(2, min(repeats, 3)))
+            r.set("finetune_copa_\(tag)_f32_examples_per_s", eps)
+            log(String(format: "%@ COPA fine-tuning step (16 examples × 2 choices × 256, f32): %.2f examples/s", shapes.model, eps))
         }
         if parts.contains("data") {
             let c = try CollatorBenchmark.run(config: .glmBase, seqLength: 512, batchSize: 16, minBatches: 20, minSeconds: 1)

@@ -22,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
     var json = false
 
-    @Option(name: .long, help: "Comma-separated subset of: gemm, layer, train, decode, seq2seq, data, serve (default: all).")
+    @Option(name: .long, help: "Comma-separated subset of: gemm, layer, train, decode, seq2seq, finetune, data, serve (default: all).")
     var only: String?
 
     @Option(name: .long, help: "Model preset for the train and decode measurements.")
@@ -41,8 +41,8 @@ struct BenchCommand: AsyncParsableCommand {
     var serveSeconds: Double = 20
 
     func run() async throws {
-        let parts = Set((only ?? "gemm,layer,train,decode,seq2seq,data,serve").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["gemm", "layer", "train", "decode", "seq2seq", "data", "serve"]
+        let parts = Set((only ?? "gemm,layer,train,decode,seq2seq,finetune,data,serve").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: Set<String> = ["gemm", "layer", "train", "decode", "seq2seq", "finetune", "data", "serve"]
         if let bad = parts.subtracting(known).first {
             throw ValidationError("unknown benchmark '\(bad)'; choose from \(known.sorted().joined(separator: ", "))")
         }

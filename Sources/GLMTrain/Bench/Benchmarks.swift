@@ -4,6 +4,7 @@ import GLMData
 import GLMNN
 import GLMTasks
 import GLMTensor
+import GLMTokenizers
 
 /// The measurements behind `glm bench`: GEMM rates, one GLM layer forward+backward with its
 /// MFU, full GLM-Base training steps and cached decoding.
@@ -99,6 +100,16 @@ public enum Benchmarks {
                                     repeats: max(1, min(repeats, 2)))
             r.set("seq2seq_eval_\(tag)_examples_per_s", e)
             log(String(format: "%@ seq2seq eval (src 256, 32 new, beam 4, 8 examples 4 at a time, f32): %.3f examples/s", shapes.model, e))
+        }
+        if parts.contains("finetune") {
+            guard let root = TrainConfig.bundledResourcesRoot() else {
+                throw TrainError.config("the finetune measurement needs the bundled BERT vocabulary (Resources/tokenizers); run from the repository")
+            }
+            let tok = try GLMTokenizer(folder: root.appendingPathComponent("Resources/tokenizers/bert-base-uncased"))
+            let eps = try FinetuneBenchmark.copa(config: modelConfig, tokenizer: tok, seq: min(256, modelConfig.maxSequenceLength),
+                                                 repeats: max(2, min(repeats, 3)))
+            r.set("finetune_copa_\(tag)_f32_examples_per_s", eps)
+            log(String(format: "%@ COPA fine-tuning step (16 examples × 2 choices × 256, f32): %.2f examples/s", shapes.model, eps))
         }
         if parts.contains("data") {
             let c = try CollatorBenchmark.run(config: .glmBase, seqLength: 512, batchSize: 16, minBatches: 20, minSeconds: 1)

@@ -256,6 +256,38 @@ final class DataParallelFinetuneTests: XCTestCase {
     }
 }
 
+/// Seq2seq fine-tuning (label-smoothed loss) on 2 ranks against 1 process: sources of different
+/// lengths (parts narrower than the batch), 19 examples in batches of 8 (a last batch of 3 split 1/2).
+final class DataParallelSeq2SeqTests: XCTestCase {
+    func testTwoRanksFinetuneSeq2SeqAsOneProcess() throws {
+        _ = try MPIRuns.mpirun()
+        let model = MPIRuns.work.appendingPathComponent("s2s-model")
+        let cfg = GLMConfig(numLayers: 2, hiddenSize: 32, numAttentionHeads: 4, vocabSize: 30592, maxSequenceLength: 64)
+        try GLMModel(config: cfg, seed: 7).save(to: model, tokenizerFiles: [MPIRuns.repo.appendingPathComponent("Resources/tokenizers/bert-base-uncased/vocab.txt")])
+        let words = ["house", "road", "tree", "river", "stone", "town", "market", "garden", "window", "bridge", "red", "blue"]
+        var lines: [String] = []
+        for i in 0..<19 {
+            let source = (0..<(2 + i % 9)).map { words[($0 * 7 + i) % words.count] }.joined(separator: " ")
+            let target = (0..<(1 + i % 4)).map { words[($0 + i) % words.count] }.joined(separator: " ")
+            lines.append(String(decoding: try JSONSerialization.data(withJSONObject: ["source": source, "target": target], options: [.sortedKeys]), as: UTF8.self))
+        }
+        let train = MPIRuns.work.appendingPathComponent("s2s-train.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: train, atomically: true, encoding: .utf8)
+        func args(_ out: URL) -> [String] {
+            ["finetune", "--task", "seq2seq", "--seq2seq-task", "gigaword", "--model", model.path, "--train", train.path,
+             "--seq-length", "16", "--target-length", "8", "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--dropout", "0.1",
+             "--output", out.path]
+        }
+        let one = MPIRuns.work.appendingPathComponent("s2s1"), two = MPIRuns.work.appendingPathComponent("s2s2")
+        let a = try MPIRuns.run(try MPIRuns.glm(), args(one))
+        XCTAssertEqual(a.status, 0, a.stderr)
+        let b = try MPIRuns.mpi(2, args(two))
+        XCTAssertEqual(b.status, 0, b.stderr + b.stdout)
+        XCTAssertEqual(try MPIRuns.losses(one).count, 6)
+        try assertSameTraining(one, two, steps: 1...6)
+    }
+}
+
 /// Without the MPI trait, a launch with several ranks is refused rather than training N
 /// separate copies side by side.
 final class NoMPIBuildTests: XCTestCase {

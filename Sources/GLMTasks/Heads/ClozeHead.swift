@@ -65,11 +65,10 @@ public struct ClozeHead: Sendable {
 
     /// The scores of each sample's own choices (no padding), without recording autograd.
     public func choiceScores(model: GLMModel, batch: ClozeBatch) throws -> [[Float]] {
-        let s = try Autograd.withNoGrad { try scores(model: model, batch: batch) }.contiguous()
-        let c = s.shape[1]
+        let t = try Autograd.withNoGrad { try scores(model: model, batch: batch) }
+        let c = t.shape[1], s = t.toArray()
         return batch.sequences.enumerated().map { b, seqs in
-            batch.kind == .single ? Array(UnsafeBufferPointer(start: s.floats + b * c, count: c))
-                                  : (0..<seqs.count).map { s.floats[b * c + $0] }
+            Array(s[(b * c)..<(b * c + (batch.kind == .single ? c : seqs.count))])
         }
     }
 }

@@ -130,7 +130,7 @@ public final class Finetuner {
         do { modelConfig = try GLMConfig.load(modelConfigURL) } catch { throw TrainError.config("\(error)") }
 
         // The task, its defaults, and the data: all checked before the model loads.
-        let kind = try FinetuneTaskKind.resolve(raw.task)
+        let kind = try FinetuneTaskKind.resolve(raw)
         var c = raw.resolved(defaults: kind.defaults)
         if raw.seqLength == nil && c.seqLength! > modelConfig.maxSequenceLength {
             // The task's official length does not fit this model's positions: use all it has.
@@ -144,7 +144,7 @@ public final class Finetuner {
             throw TrainError.config("the tokenizer in \(tokFolder.path) has \(tokenizer.numTokens) ids but the model's vocabulary has \(modelConfig.vocabSize) rows")
         }
         let task: FinetuneTask
-        do { task = try kind.make(c, tokenizer) } catch let e as TaskError { throw TrainError.data("\(e)") }
+        do { task = try kind.make(c, tokenizer, modelConfig) } catch let e as TaskError { throw TrainError.data("\(e)") }
         modelConfig.embeddingDropoutProb = c.dropout!
         modelConfig.attentionDropoutProb = c.dropout!
         modelConfig.outputDropoutProb = c.dropout!
@@ -196,19 +196,67 @@ public final class Finetuner {
     }
 }
 
-/// What `--task` names, with its training defaults and how to build it. Cloze tasks (the eight
-/// SuperGLUE tasks, BIG-bench, task files); seq2seq kinds add cases here.
+/// What `--task` names, with its training defaults and how to build it: cloze tasks (the eight
+/// SuperGLUE tasks, BIG-bench, task files), `seq2seq` (``Seq2SeqFinetuneTask``, the official task
+/// named by ``FinetuneConfig/seq2seqTask``) and `blank-infill` (``BlankInfillingFinetuneTask``).
 public struct FinetuneTaskKind {
     public let defaults: TaskTrainingDefaults
-    public let make: (FinetuneConfig, GLMTokenizer) throws -> FinetuneTask
+    /// Builds the task from the resolved config, the tokenizer and the model's config.
+    public let make: (FinetuneConfig, GLMTokenizer, GLMConfig) throws -> FinetuneTask
 
-    public static func resolve(_ name: String) throws -> FinetuneTaskKind {
-        let t: ClozeTask
-        do { t = try ClozeTask.named(name) } catch { throw TrainError.config("\(error)") }
-        return FinetuneTaskKind(defaults: t.trainingDefaults) { c, tokenizer in
-            try ClozeFinetuneTask(task: t, tokenizer: tokenizer, seqLength: c.seqLength!, patternId: c.patternId,
-                                  train: URL(fileURLWithPath: c.trainData), dev: c.devData.map { URL(fileURLWithPath: $0) },
-                                  evalBatchSize: c.evalBatchSize!)
+    public static func resolve(_ config: FinetuneConfig) throws -> FinetuneTaskKind {
+        switch config.task {
+        case "seq2seq", "blank-infill":
+            let t: Seq2SeqTask
+            if config.task == "blank-infill" {
+                t = .blank
+            } else {
+                do { t = try Seq2SeqTask.named(config.seq2seqTask ?? "xsum") } catch { throw TrainError.config("\(error)") }
+                guard t != .blank else { throw TrainError.config("--seq2seq-task blank: use --task blank-infill --mask-ratio R") }
+            }
+            if t == .blank && config.maskRatio == nil { throw TrainError.config("--task blank-infill needs --mask-ratio R (0 < R < 1)") }
+            return FinetuneTaskKind(defaults: t.settings.trainingDefaults) { c, tokenizer, model in
+                let s = try t.settings(Seq2SeqOverrides(sourceLength: c.seqLength, targetLength: c.targetLength, numBeams: c.numBeams,
+                                                        lengthPenalty: c.lengthPenalty, noRepeatNgram: c.noRepeatNgram,
+                                                        minTargetLength: c.minTargetLength, labelSmoothing: c.labelSmoothing,
+                                                        maskRatio: c.maskRatio),
+                                       positions: model.maxSequenceLength)
+                let train = URL(fileURLWithPath: c.trainData), dev = c.devData.map { URL(fileURLWithPath: $0) }
+                if t == .blank {
+                    return try BlankInfillingFinetuneTask(settings: s, tokenizer: tokenizer, train: train, dev: dev, seed: c.seed,
+                                                          evalBatchSize: c.evalBatchSize!)
+                }
+                return try Seq2SeqFinetuneTask(task: t, settings: s, tokenizer: tokenizer, taskMask: c.taskMask ?? false, train: train,
+                                               dev: dev, evalBatchSize: c.evalBatchSize!)
+            }
+        default:
+            let t: ClozeTask
+            do { t = try ClozeTask.named(config.task) } catch { throw TrainError.config("\(error)") }
+            return FinetuneTaskKind(defaults: t.trainingDefaults) { c, tokenizer, _ in
+                try ClozeFinetuneTask(task: t, tokenizer: tokenizer, seqLength: c.seqLength!, patternId: c.patternId,
+                                      train: URL(fileURLWithPath: c.trainData), dev: c.devData.map { URL(fileURLWithPath: $0) },
+                                      evalBatchSize: c.evalBatchSize!)
+            }
+        }
+    }
+
+    /// The training and dev files of a data folder for `task`: the SuperGLUE release's
+    /// `train.jsonl` / `val.jsonl`; for seq2seq `train.source` / `val.source` (their `.target`
+    /// beside them) where they exist, else `train.jsonl` / `val.jsonl`; for blank infilling the
+    /// official `train.txt` / `valid.txt`. A dev file that does not exist is left out.
+    public static func dataFiles(task: String, folder: URL) -> (train: String, dev: String?) {
+        let fm = FileManager.default
+        func first(_ names: [String]) -> String? {
+            names.map { folder.appendingPathComponent($0).path }.first { fm.fileExists(atPath: $0) }
+        }
+        switch task {
+        case "seq2seq":
+            return (first(["train.source", "train.jsonl"]) ?? folder.appendingPathComponent("train.jsonl").path,
+                    first(["val.source", "val.jsonl"]))
+        case "blank-infill":
+            return (folder.appendingPathComponent("train.txt").path, first(["valid.txt"]))
+        default:
+            return (folder.appendingPathComponent("train.jsonl").path, first(["val.jsonl"]))
         }
     }
 }

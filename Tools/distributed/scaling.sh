@@ -12,12 +12,15 @@
 #   Tools/distributed/scaling.sh [steps]        (default 60 steps per run)
 #
 # Timing needs a quiet machine: run it when `uptime` shows a load below 0.5. It uses the MPI
-# build (.build/mpi/release/glm, made by `./run test-mpi`, or GLM=<path to an MPI-built glm>).
+# build (.build/release/glm after `swift build -c release --traits MPI` or `./run test-mpi`, or
+# GLM=<path to an MPI-built glm>).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 steps="${1:-60}"
-glm="${GLM:-.build/mpi/release/glm}"
-[ -x "$glm" ] || { echo "scaling: $glm not found; build it with ./run test-mpi (or swift build -c release --traits MPI)" >&2; exit 1; }
+glm="${GLM:-.build/release/glm}"
+if [ ! -x "$glm" ] || ! ldd "$glm" | grep -q libmpi; then
+  echo "scaling: $glm is missing or built without MPI; build it with swift build -c release --traits MPI" >&2; exit 1
+fi
 load=$(cut -d' ' -f1 /proc/loadavg)
 work="${WORK:-$(mktemp -d /tmp/glm-scaling-XXXX)}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1

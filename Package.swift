@@ -33,6 +33,13 @@ let package = Package(
         .library(name: "GLMTasks", targets: ["GLMTasks"]),
         .library(name: "GLMTrain", targets: ["GLMTrain"]),
         .library(name: "GLMServe", targets: ["GLMServe"]),
+        .library(name: "GLMDistributed", targets: ["GLMDistributed"]),
+    ],
+    // `swift build --traits MPI` links Open MPI for data-parallel training under mpirun
+    // (docs/distributed.md); without it (the default) nothing needs MPI and one process trains.
+    traits: [
+        .trait(name: "MPI", description: "Data-parallel training across processes and hosts over MPI (libopenmpi-dev)."),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,15 +54,20 @@ let package = Package(
     targets: [
         // oneDNN from Debian's libdnnl-dev.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
+        // MPI from Debian's libopenmpi-dev (only with the MPI trait).
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
         // Durable files (atomic file/folder replacement, locks, checksums, mappings) and memory limits.
         .target(name: "GLMSystem", swiftSettings: kernelSettings),
         .target(name: "GLMTensor", dependencies: ["CDNNL"], swiftSettings: kernelSettings),
+        .target(name: "GLMDistributed",
+                dependencies: ["GLMTensor", .target(name: "CMPI", condition: .when(traits: ["MPI"]))],
+                swiftSettings: kernelSettings),
         .target(name: "GLMNN", dependencies: ["GLMTensor", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMTokenizers", dependencies: ["GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLM", dependencies: ["GLMNN", "GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMData", dependencies: ["GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMTasks", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),
-        .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks"], swiftSettings: kernelSettings),
+        .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks", "GLMDistributed"], swiftSettings: kernelSettings),
         .target(
             name: "GLMServe",
             dependencies: [
@@ -69,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "glm",
             dependencies: [
-                "GLMSystem", "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain", "GLMServe",
+                "GLMSystem", "GLMTensor", "GLMNN", "GLMTokenizers", "GLM", "GLMData", "GLMTasks", "GLMTrain", "GLMServe", "GLMDistributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: kernelSettings
@@ -83,6 +95,7 @@ let package = Package(
         .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks"]),
         .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain"]),
         .testTarget(name: "GLMServeTests", dependencies: ["GLMServe", "GLM", "GLMTokenizers"]),
+        .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTrain"]),
     ],
     swiftLanguageModes: [.v6]
 )

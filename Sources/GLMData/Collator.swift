@@ -67,6 +67,20 @@ public struct Batch: Sendable, Equatable {
     /// Tokens carrying loss.
     public var lossTokens: Int { lossMask.reduce(0) { $0 + ($1 > 0 ? 1 : 0) } }
 
+    /// Rows `range` as a batch of their own, with the same columns, mode and row contents: one
+    /// data-parallel process's part of a global batch (the columns stay those of the whole batch,
+    /// so every part computes exactly what the whole batch computes for those rows).
+    public func rows(_ range: Range<Int>) -> Batch {
+        precondition(range.lowerBound >= 0 && range.upperBound <= batchSize, "rows \(range) of a batch of \(batchSize)")
+        let S = seqLength
+        return Batch(inputIds: Array(inputIds[(range.lowerBound * S)..<(range.upperBound * S)]),
+                     positionIds: Array(positionIds[(2 * range.lowerBound * S)..<(2 * range.upperBound * S)]),
+                     targets: Array(targets[(range.lowerBound * S)..<(range.upperBound * S)]),
+                     lossMask: Array(lossMask[(range.lowerBound * S)..<(range.upperBound * S)]),
+                     seps: Array(seps[range]), batchSize: range.count, seqLength: S, mode: mode,
+                     droppedSamples: range.lowerBound == 0 ? droppedSamples : 0)
+    }
+
     /// The same batch right-padded (id 0, position 0/0, loss 0) to `columns` ≥ ``seqLength`` columns,
     /// for a trainer that keeps fixed-size buffers (see ``BlockCollator/maxColumns``).
     public func padded(to columns: Int) -> Batch {

@@ -21,6 +21,22 @@ public let kernelThreadCount: Int = {
     return max(1, ProcessInfo.processInfo.activeProcessorCount)
 }()
 
+/// Gives this process its share of the cores when `processes` processes of one job run on this
+/// host (data-parallel ranks): unless `GLM_NUM_THREADS` is set, the kernels get
+/// `cores / processes` threads (at least 1), and unless `OMP_NUM_THREADS` is set, so do
+/// oneDNN's GEMMs. Call before any kernel runs (``kernelThreadCount`` is read once).
+public func shareKernelThreads(among processes: Int) {
+    let env = ProcessInfo.processInfo.environment
+    if env["GLM_NUM_THREADS"] == nil {
+        let n = max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, processes))
+        setenv("GLM_NUM_THREADS", String(n), 1)
+    }
+    if env["OMP_NUM_THREADS"] == nil, let handle = dlopen(nil, RTLD_NOW), let f = dlsym(handle, "omp_set_num_threads") {
+        typealias SetFn = @convention(c) (Int32) -> Void
+        unsafeBitCast(f, to: SetFn.self)(Int32(kernelThreadCount))
+    }
+}
+
 /// Runs `body` over `0..<count` split into contiguous chunks, one per worker thread.
 ///
 /// Work smaller than `minChunk` items per thread runs inline: waking a thread costs microseconds,

@@ -15,13 +15,14 @@ struct BenchCommand: AsyncParsableCommand {
           glm bench                 # the table
           glm bench --json          # one JSON object (keys: sgemm_f32_1024_gflops, matmul_bf16_1024_gflops, layer_fwd_bwd_mfu, ...)
           glm bench --only gemm,layer
+          glm bench --only seq2seq --json   # seq2seq_eval_glm_base_examples_per_s: beam-4 evaluation decoding
           glm bench --only serve --serve-seconds 60   # serve_glm_base_16_clients_tokens_per_s
         """)
 
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
     var json = false
 
-    @Option(name: .long, help: "Comma-separated subset of: gemm, layer, train, decode, data, serve (default: all).")
+    @Option(name: .long, help: "Comma-separated subset of: gemm, layer, train, decode, seq2seq, finetune, data, serve (default: all).")
     var only: String?
 
     @Option(name: .long, help: "Model preset for the train and decode measurements.")
@@ -40,8 +41,8 @@ struct BenchCommand: AsyncParsableCommand {
     var serveSeconds: Double = 20
 
     func run() async throws {
-        let parts = Set((only ?? "gemm,layer,train,decode,data,serve").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["gemm", "layer", "train", "decode", "data", "serve"]
+        let parts = Set((only ?? "gemm,layer,train,decode,seq2seq,finetune,data,serve").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: Set<String> = ["gemm", "layer", "train", "decode", "seq2seq", "finetune", "data", "serve"]
         if let bad = parts.subtracting(known).first {
             throw ValidationError("unknown benchmark '\(bad)'; choose from \(known.sorted().joined(separator: ", "))")
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GLM
 import GLMTasks
 import GLMTokenizers
 
@@ -17,8 +18,20 @@ struct ClozeCommand: ParsableCommand {
         Tasks: \(ClozeTask.names.joined(separator: " ")) (BIG-bench: --data is the task.json), or the \
         path of a task file (a JSON object with "pattern" and "verbalizer", see docs/finetune.md).
 
+        The generation and zero-shot LM kinds of `glm evaluate` print their inputs the same way, one \
+        JSON object per sample with the same field names, padded as the official datasets pad them: \
+        --task seq2seq (the evaluation input, source + sop; --train the training sequence, with id, \
+        source, target, reference), blank-infill --mask-ratio R (the evaluation input, with source and \
+        reference), lambada (text, target, the sample padded to --seq-length), perplexity (a summary \
+        line with tokens, words, windows, then every window with document and window). They take \
+        the same flags as `glm evaluate` (--seq2seq-task, --source-length, --unidirectional, \
+        --overlap, --text-format, --task-mask, …).
+
         Examples:
           glm cloze --task rte --data RTE/val.jsonl --tokenizer Resources/tokenizers/bert-base-uncased --show
+          glm cloze --task seq2seq --seq2seq-task xsum --data xsum/test.jsonl --tokenizer Resources/tokenizers/bert-base-uncased
+          glm cloze --task lambada --data lambada.jsonl --tokenizer Resources/tokenizers/gpt2 --unidirectional
+          glm cloze --task perplexity --data book.txt --tokenizer Resources/tokenizers/bert-base-uncased --seq-length 512
           glm cloze --task copa --data COPA/train.jsonl --tokenizer Resources/tokenizers/gpt2 --train > copa.jsonl
           glm cloze --task my-task.json --data reviews.csv --tokenizer Resources/tokenizers/bert-base-uncased
         """)
@@ -35,11 +48,18 @@ struct ClozeCommand: ParsableCommand {
     var patternId: Int?
     @Flag(name: .long, help: "Print each example for a person instead of JSON.")
     var show = false
-    @Flag(name: .long, help: "The training encoding (COPA mirrors, WSC positives, ReCoRD sampled negatives).")
+    @Flag(name: .long, help: "The training encoding (COPA mirrors, WSC positives, ReCoRD sampled negatives; seq2seq: the training sequence).")
     var train = false
+    @OptionGroup(title: "seq2seq, blank infilling, LAMBADA and perplexity")
+    var generation: GenerationTaskOptions
 
     func run() throws {
         do {
+            if let kind = GenerationTaskKind(rawValue: self.task) {
+                let tok = try GLMTokenizer(folder: URL(fileURLWithPath: tokenizer))
+                for r in try records(kind, tokenizer: tok) { print(try jsonLine(r)) }
+                return
+            }
             let task = try ClozeTask.named(self.task)
             let tok = try GLMTokenizer(folder: URL(fileURLWithPath: tokenizer))
             let url = URL(fileURLWithPath: data)
@@ -55,6 +75,28 @@ struct ClozeCommand: ParsableCommand {
             throw CLIError("\(e)")
         } catch let e as TokenizerError {
             throw CLIError("cannot load the tokenizer in \(tokenizer): \(e)")
+        } catch let e as GLMError {
+            throw CLIError("\(e)")
+        }
+    }
+
+    /// The inputs of a generation or zero-shot LM kind (``InputRecords``), as `glm evaluate` builds them.
+    private func records(_ kind: GenerationTaskKind, tokenizer tok: GLMTokenizer) throws -> [[String: Any]] {
+        let url = URL(fileURLWithPath: data)
+        if train && kind != .seq2seq { throw CLIError("--train: only seq2seq prints a training encoding") }
+        switch kind {
+        case .seq2seq:
+            let t = try generation.seq2seq()
+            let encoder = try generation.encoder(t, try generation.settings(t, positions: nil), tokenizer: tok)
+            return try InputRecords.seq2seq(encoder, examples: Seq2SeqReader.read(url, task: t), training: train)
+        case .blankInfill:
+            let task = try generation.blankInfilling(try generation.settings(.blank, positions: nil), tokenizer: tok)
+            return try InputRecords.blankInfilling(task, examples: BlankInfilling.examples(url, maskRatio: task.maskRatio, seed: generation.seed).examples)
+        case .lambada:
+            return try InputRecords.lambada(generation.lambada(tokenizer: tok, seqLength: seqLength, positions: nil), texts: Lambada.texts(url))
+        case .perplexity:
+            let task = try generation.perplexity(tokenizer: tok, seqLength: seqLength, positions: nil)
+            return try InputRecords.perplexity(task, corpus: task.corpus(url, mode: generation.textMode()))
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GLMDistributed
 import GLMTrain
 
 /// `glm pretrain`: the main job.
@@ -22,6 +23,12 @@ struct PretrainCommand: ParsableCommand {
           glm prepare --input corpus/ --tokenizer models/bert --output data/corpus
           glm pretrain --preset glm-base --data data/corpus --steps 20000 --bf16 --output runs/base
           glm pretrain --output runs/base --resume
+
+        Data-parallel over MPI (a build with --traits MPI; see docs/distributed.md): every rank
+        trains its rows of each --batch-size batch and rank 0 writes the run folder.
+          mpirun -np 4 glm pretrain --preset glm-base --data data/corpus --output runs/base
+          mpirun -np 16 --hostfile hosts glm pretrain --config run.json --zero 1
+          kill -USR1 <mpirun pid>      (stop cleanly after the current step, with a checkpoint)
         """)
 
     @Option(name: .long, help: "Run preset: tiny, small, glm-base, glm-large.") var preset: String?
@@ -45,15 +52,19 @@ struct PretrainCommand: ParsableCommand {
     @Option(name: .long, help: "Initialise from a checkpoint (HF folder, official .pt folder, safetensors/bin).") var initFrom: String?
     @Flag(name: .long, help: "Continue the run in --output from its latest checkpoint.") var resume = false
     @Flag(name: .long, help: "bf16 matmuls (f32 master weights and accumulation).") var bf16 = false
+    @OptionGroup var distributed: DistributedOptions
 
-    func run() throws {
+    func run() throws { try distributed.run(train) }
+
+    func train(_ comm: Communicator) throws {
         var c: TrainConfig
         let outputDir = output ?? (preset == nil && config == nil && data.isEmpty ? "runs/default" : nil)
         let embedded = !resume && preset == nil && config == nil && data.isEmpty
         if resume {
+            // Rank 0 reads the run's config and hands it to every rank (they need no copy of the run folder).
             let out = URL(fileURLWithPath: outputDir ?? "runs/default")
             let file = out.appendingPathComponent("config.json")
-            guard let saved = try? Data(contentsOf: file) else {
+            guard let saved = try DistributedOptions.savedConfig(file, comm) else {
                 throw ValidationError("--resume: \(out.path) holds no run to resume (no config.json)")
             }
             do { c = try JSONDecoder().decode(TrainConfig.self, from: saved) } catch {
@@ -83,12 +94,15 @@ struct PretrainCommand: ParsableCommand {
         if let timeLimit { c.timeLimit = timeLimit }
         if let initFrom { c.initFrom = initFrom }
         if bf16 { c.bf16 = true }
+        c.parallel = distributed.applied(to: c.parallel)
+        let say: (String) -> Void = comm.isRoot ? { glm.say($0) } : { _ in }
         if !resume, let root = c.useBundledCorpusIfNoData() {
             say("using the bundled corpus in \(root.path)/Resources/corpus (train: 54 works, held out: Persuasion)")
         } else if embedded {
             say("using the bundled corpus (train: 54 works, held out: Persuasion)")
         }
-        let trainer = try Trainer(config: c, resume: resume) { say($0) }
+        // Setup waits on rank 0 (data preparation, loading): no watchdog limit until training starts.
+        let trainer = try comm.unwatched { try Trainer(config: c, resume: resume, communicator: comm) { say($0) } }
         let summary = try trainer.run()
         say(String(format: "done: %d steps, last training loss %.4f, %.0f tokens/s", summary.steps, summary.finalLoss, summary.tokensPerSecond))
         if let e = summary.evalLoss {

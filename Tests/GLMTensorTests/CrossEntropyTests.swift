@@ -143,4 +143,33 @@ final class CrossEntropyTests: XCTestCase {
                                                n: 1, V: 50304, losses: &lu, dLogits: nil)
         XCTAssertEqual(Double(lu[0]), log(50304.0), accuracy: 1e-5)
     }
+
+    /// Data parallelism: each part of a batch divides by the WHOLE batch's mask sum
+    /// (`normalizer`), so the parts' losses add up to the whole batch's loss and their logit
+    /// gradients are, row for row, exactly the whole batch's.
+    func testPartsWithTheWholeBatchNormalizerAddUpToTheWhole() throws {
+        var rng = TestRNG(61)
+        let n = 10, V = 37
+        let logits = rng.normals(n * V, std: 2)
+        let targets = (0..<n).map { _ in Int32(rng.int(V)) }
+        let mask: [Float] = [1, 1, 0, 1, 0, 0, 1, 1, 1, 0]
+        func lossAndGrad(_ rows: Range<Int>, normalizer: Double?) throws -> (Float, [Float]) {
+            let (value, grad) = Autograd.leaf(try Tensor(Array(logits[(rows.lowerBound * V)..<(rows.upperBound * V)]), shape: [rows.count, V]), name: "logits")
+            let loss = try Ops.crossEntropy(value, targets: Tensor(int32: Array(targets[rows]), shape: [rows.count]),
+                                            lossMask: Tensor(Array(mask[rows]), shape: [rows.count]), normalizer: normalizer)
+            try loss.backward()
+            return (loss.item, grad.toArray())
+        }
+        let (whole, dWhole) = try lossAndGrad(0..<n, normalizer: nil)
+        let total = Double(mask.reduce(0, +))
+        let (a, da) = try lossAndGrad(0..<4, normalizer: total)
+        let (b, db) = try lossAndGrad(4..<n, normalizer: total)
+        XCTAssertEqual(Double(a + b), Double(whole), accuracy: 1e-6 * Double(whole))
+        XCTAssertEqual(da + db, dWhole)
+        // Without it, a part is normalised by its own mask (the single-process loss).
+        let (own, _) = try lossAndGrad(0..<4, normalizer: nil)
+        XCTAssertEqual(Double(own), Double(a) * total / 3, accuracy: 1e-5)
+        XCTAssertThrowsError(try lossAndGrad(0..<4, normalizer: 0))
+    }
 }
+

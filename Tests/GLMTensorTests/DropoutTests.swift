@@ -125,4 +125,33 @@ final class DropoutTests: XCTestCase {
         CPUKernels.dropoutForward(x, &y, mask: &m, count: 5, p: 1, seed: 1, offset: 0)
         XCTAssertEqual(y, [0, 0, 0, 0, 0]); XCTAssertEqual(m, [0, 0, 0, 0, 0])
     }
+
+    /// Data parallelism: a process holding rows 3..<5 of an 8-row batch (``RandomState/rows``)
+    /// draws exactly the masks the whole batch draws for those rows — in dropout and in attention
+    /// dropout — and every process's stream advances as the whole batch's does. Without the
+    /// window the part would draw the whole batch's first rows instead.
+    func testARowWindowDrawsWhatTheWholeBatchDrawsForThoseRows() throws {
+        var g = TestRNG(5)
+        let b = 8, s = 6, h = 8
+        let x = try Tensor(g.floats(b * s * h), shape: [b, s, h])
+        let qkv = try Tensor(g.floats(b * s * 3 * h), shape: [b, s, 3 * h])
+        let seps = (0..<b).map { Int32(1 + $0 % s) }
+        let whole = RandomState(seed: 9, offset: 100)
+        let yWhole = try Ops.dropout(x, p: 0.3, rng: whole).toArray()
+        let aWhole = try Ops.attention(qkv, heads: 2, mask: .separators(seps), dropout: 0.3, rng: whole).toArray()
+        for (first, count) in [(0, 3), (3, 2), (5, 3)] {
+            let part = RandomState(seed: 9, offset: 100)
+            part.rows = RowWindow(first: first, count: count, total: b)
+            let y = try Ops.dropout(x.slice(0, first..<(first + count)), p: 0.3, rng: part).toArray()
+            let a = try Ops.attention(qkv.slice(0, first..<(first + count)), heads: 2,
+                                      mask: .separators(Array(seps[first..<(first + count)])), dropout: 0.3, rng: part).toArray()
+            XCTAssertEqual(y, Array(yWhole[(first * s * h)..<((first + count) * s * h)]), "dropout rows \(first)..<\(first + count)")
+            XCTAssertEqual(a, Array(aWhole[(first * s * h)..<((first + count) * s * h)]), "attention rows \(first)..<\(first + count)")
+            XCTAssertEqual(part.offset, whole.offset, "the stream advances by the whole batch")
+        }
+        let unwindowed = RandomState(seed: 9, offset: 100)
+        let y = try Ops.dropout(x.slice(0, 3..<5), p: 0.3, rng: unwindowed).toArray()
+        XCTAssertNotEqual(y, Array(yWhole[(3 * s * h)..<(5 * s * h)]))
+        XCTAssertEqual(unwindowed.offset, 100 + UInt64(2 * s * h))
+    }
 }

@@ -163,4 +163,26 @@ final class OpsTests: XCTestCase {
         XCTAssertThrowsError(try Ops.crossEntropy(logits, targets: targets, lossMask: mask, labelSmoothing: 1))
         XCTAssertThrowsError(try Ops.crossEntropy(logits, targets: targets, lossMask: mask, labelSmoothing: -0.1))
     }
+
+    func testSelectionOpGradients() throws {
+        let logits = randn([4, 9], seed: 21)
+        try checkGradients([logits], wrt: [0]) { try Ops.tokenLogProbs($0[0], targets: [3, 0, 8, 3]) }
+        try checkGradients([logits], wrt: [0]) { try Ops.gatherColumns($0[0], columns: [[1, 2], [0, 0], [8, 3], [5, 6]]) }
+        try checkGradients([randn([7], seed: 22)], wrt: [0]) {
+            try Ops.groupSums($0[0], groups: [[0, 2, 2], nil, [6], [1, 3, 4, 5]], weights: [0.5, 1, -2, 0.25], fill: -10000)
+        }
+        // Forward values against plain loops.
+        let lp = try Ops.tokenLogProbs(logits, targets: [3, 0, 8, 3]).toArray(), x = logits.toArray()
+        for (i, t) in [3, 0, 8, 3].enumerated() {
+            let row = x[(i * 9)..<((i + 1) * 9)].map(Double.init)
+            let z = row.map { exp($0) }.reduce(0, +)
+            XCTAssertEqual(Double(lp[i]), row[row.startIndex + t] - log(z), accuracy: 1e-5)
+        }
+        let sums = try Ops.groupSums(try Tensor([1, 2, 3], shape: [3]), groups: [[0, 1, 2], nil, [2, 2]], weights: [0.5, 1, 1], fill: -7).toArray()
+        XCTAssertEqual(sums, [3, -7, 6])
+        XCTAssertEqual(try Ops.rowArgmax(try Tensor([1, 5, 5, 0, -1, -3, -2, -1], shape: [2, 4])), [1, 0])
+        XCTAssertThrowsError(try Ops.tokenLogProbs(logits, targets: [3, 0, 9, 3]))
+        XCTAssertThrowsError(try Ops.gatherColumns(logits, columns: [[1], [0], [8], [9]]))
+        XCTAssertThrowsError(try Ops.groupSums(try Tensor([1], shape: [1]), groups: [[1]], weights: [1]))
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GLM
+import GLMTasks
 import GLMTokenizers
 import GLMTrain
 import XCTest
@@ -28,16 +29,35 @@ func tokenStrings(of text: String, tokenizer: GLMTokenizer) -> [String] {
 
 /// `text` with every blank filled by `model`, e.g. "Tsinghua University is located in [MASK]."
 func fillBlanks(in text: String, model: GLMModel, tokenizer: GLMTokenizer) throws -> String {
-    let context = try BlankFiller.context(for: text, tokenizer: tokenizer)   // [CLS] text eos
     var config = GenerationConfig()
     config.greedy = true          // or sample (temperature, topK, topP), or set numBeams > 1
     config.maxNewTokens = 16      // per blank
-    let (used, fills) = try BlankFiller(model: model).fill(
-        context: context, tokens: BlankFillingTokens(tokenizer: tokenizer), config: config)
-    var filled = BlankFiller.splice(context: used, fills: fills)
-    if filled.first == tokenizer.commands.cls { filled.removeFirst() }
-    if filled.last == tokenizer.commands.eos { filled.removeLast() }
-    return tokenizer.decode(filled)
+    let filled = try BlankFiller(model: model).fill(text: text, tokenizer: tokenizer, config: config)
+    return filled.text            // also: filled.fills (ids, stop reason, score), filled.fillTexts
+}
+
+/// Fine-tunes `pretrained` on a cloze task; returns the folder of the best dev model.
+func finetune(task: String, pretrained: URL, train: URL, dev: URL, output: URL, epochs: Int) throws -> URL {
+    var config = FinetuneConfig()
+    config.task = task                 // "rte", "copa", …, "bigbench", or a task file
+    config.model = pretrained.path
+    config.trainData = train.path
+    config.devData = dev.path          // scored after every epoch; the best model is kept
+    config.output = output.path        // checkpoints, metrics.jsonl, tensorboard/, model/, best.json
+    config.epochs = epochs             // unset fields take the task's official settings
+    let tuner = try Finetuner(config: config, resume: false) { message in print(message) }
+    let summary = try tuner.run()
+    if let best = summary.best { print("best dev \(best.metric) \(best.value) at epoch \(best.epoch)") }
+    return output.appendingPathComponent("model")
+}
+
+/// The task's metrics (in percent) of `model` on the dev file `dev`.
+func score(model: GLMModel, tokenizer: GLMTokenizer, task name: String, dev: URL) throws -> [(name: String, value: Double)] {
+    let task = try ClozeTask.named(name)
+    let length = min(task.defaults.seqLength, model.config.maxSequenceLength)
+    let encoder = try ClozeEncoder(task: task, tokenizer: tokenizer, seqLength: length)
+    let examples = try task.read(dev, split: .dev)
+    return try ClozeEvaluator.evaluate(model: model, encoder: encoder, examples: examples, head: ClozeHead(task.defaults)).metrics
 }
 
 /// Pretrains a GLM on the text files or folders in `corpus`; returns the saved model folder.
@@ -83,7 +103,7 @@ final class DocSnippetsTests: XCTestCase {
 
     func testArticleCodeIsThisCode() throws {
         let blocks = Self.swiftBlocks(try String(contentsOf: Self.article, encoding: .utf8))
-        XCTAssertGreaterThanOrEqual(blocks.count, 6, "the article lost its code blocks")
+        XCTAssertGreaterThanOrEqual(blocks.count, 8, "the article lost its code blocks")
         let here = Self.significant(try String(contentsOf: URL(fileURLWithPath: #filePath), encoding: .utf8).components(separatedBy: "\n"))
         let manifest = try String(contentsOf: Self.repo.appendingPathComponent("Package.swift"), encoding: .utf8)
         for block in blocks {
@@ -95,7 +115,7 @@ final class DocSnippetsTests: XCTestCase {
                     guard let r = l.range(of: ".product(name: \"") else { return nil }
                     return String(l[r.upperBound...].prefix { $0 != "\"" })
                 }
-                XCTAssertEqual(products, ["GLM", "GLMTokenizers", "GLMTrain"])
+                XCTAssertEqual(products, ["GLM", "GLMTokenizers", "GLMTasks", "GLMTrain"])
                 for p in products { XCTAssertTrue(manifest.contains(".library(name: \"\(p)\""), p) }
                 continue
             }
@@ -154,5 +174,25 @@ final class DocSnippetsTests: XCTestCase {
         XCTAssertTrue(filled.hasPrefix("it was a"), filled)
         XCTAssertTrue(filled.hasSuffix(" day."), filled)
         XCTAssertFalse(filled.contains("[MASK]") || filled.contains("[CLS]"), filled)
+    }
+
+    func testFinetuneThenScore() throws {
+        let book = try String(contentsOf: Self.repo.appendingPathComponent("Resources/corpus/valid/persuasion.txt"), encoding: .utf8)
+        let corpus = tmp.appendingPathComponent("corpus.txt")
+        try String(book.prefix(20_000)).write(to: corpus, atomically: true, encoding: .utf8)
+        let pretrained = try pretrain(corpus: [corpus.path], tokenizer: Self.repo.appendingPathComponent("Resources/tokenizers/bert-base-uncased"),
+                                      output: tmp.appendingPathComponent("pre"), steps: 2)
+        let task = Self.repo.appendingPathComponent("Resources/eval/learnable")
+        let lines = try String(contentsOf: task.appendingPathComponent("train.jsonl"), encoding: .utf8).split(separator: "\n")
+        let train = tmp.appendingPathComponent("train.jsonl"), dev = tmp.appendingPathComponent("dev.jsonl")
+        try (lines.prefix(48).joined(separator: "\n") + "\n").write(to: train, atomically: true, encoding: .utf8)
+        try (lines.suffix(32).joined(separator: "\n") + "\n").write(to: dev, atomically: true, encoding: .utf8)
+        let folder = try finetune(task: task.appendingPathComponent("task.json").path, pretrained: pretrained, train: train, dev: dev,
+                                  output: tmp.appendingPathComponent("ft"), epochs: 1)
+        let (model, tokenizer) = try loadModel(from: folder)
+        let metrics = try score(model: model, tokenizer: tokenizer, task: task.appendingPathComponent("task.json").path, dev: dev)
+        XCTAssertEqual(metrics.map(\.name), ["accuracy"])
+        let best = try JSONSerialization.jsonObject(with: Data(contentsOf: tmp.appendingPathComponent("ft/best.json"))) as! [String: Any]
+        XCTAssertEqual(metrics[0].value, best["value"] as! Double, accuracy: 1e-9, "the kept model scores what best.json says")
     }
 }

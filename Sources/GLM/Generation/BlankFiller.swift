@@ -125,10 +125,12 @@ public struct BlankFiller: Sendable {
     /// starts from `config.seed`, and a decoding step computes each sequence on its own, so a
     /// prompt's fills do not depend on the rest of the batch. `onToken(prompt, blank, id)`
     /// streams tokens as they are chosen, and `onFinished(prompt)` says when a prompt's last
-    /// fill is done (prompts finish in any order). Every context is checked
-    /// (``prepare(context:tokens:)``) before the first is decoded; errors name the prompt
-    /// ("prompt 2: …").
+    /// fill is done (prompts finish in any order). `blanks`, one list per context, names the mask
+    /// positions to decode (nil: every mask, see ``FillEngine/submit(context:config:blanks:onToken:onFinish:)``).
+    /// Every context is checked (``prepare(context:tokens:)``) before the first is decoded; errors
+    /// name the prompt ("prompt 2: …").
     public func fill(contexts: [[Int]], tokens: BlankFillingTokens, config: GenerationConfig, maxBatch: Int = 16,
+                     blanks: [[Int]]? = nil,
                      onToken: ((Int, Int, Int) -> Void)? = nil,
                      onFinished: ((Int) -> Void)? = nil) throws -> [(context: [Int], fills: [BlankFill])] {
         func numbered<T>(_ i: Int, _ body: () throws -> T) throws -> T {
@@ -139,9 +141,18 @@ public struct BlankFiller: Sendable {
         // Every context is checked before any is decoded, so a bad last prompt costs no work.
         try config.validate()
         let cfg = capped(config)
-        let prepared = try contexts.enumerated().map { i, ctx in try numbered(i) { try prepare(context: ctx, tokens: tokens) } }
+        if let blanks, blanks.count != contexts.count {
+            throw GLMError.invalidInput("\(blanks.count) blank lists for \(contexts.count) contexts")
+        }
+        let prepared = try contexts.enumerated().map { i, ctx in
+            try numbered(i) {
+                let p = try prepare(context: ctx, tokens: tokens)
+                if let b = blanks?[i] { try FillEngine.checkBlanks(b, context: p, tokens: tokens) }
+                return p
+            }
+        }
         guard !prepared.isEmpty else { return [] }
-        let needs = prepared.map { FillEngine.needs(context: $0, tokens: tokens, config: cfg) }
+        let needs = prepared.indices.map { FillEngine.needs(context: prepared[$0], tokens: tokens, config: cfg, blanks: blanks?[$0]) }
         let perContext = needs[0].rows
         let engine = try FillEngine(model: model, tokens: tokens,
                                     rows: perContext * max(1, min(prepared.count, maxBatch / perContext)),
@@ -149,7 +160,7 @@ public struct BlankFiller: Sendable {
         var results = [Result<FillResult, Error>?](repeating: nil, count: prepared.count)
         for (i, ctx) in prepared.enumerated() {
             try numbered(i) {
-                _ = try engine.submit(context: ctx, config: cfg, onToken: { onToken?(i, $0, $1) },
+                _ = try engine.submit(context: ctx, config: cfg, blanks: blanks?[i], onToken: { onToken?(i, $0, $1) },
                                       onFinish: { results[i] = $0; onFinished?(i) })
             }
         }

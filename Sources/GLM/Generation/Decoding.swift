@@ -48,25 +48,30 @@ public struct SampleDecoder: Sendable {
     /// What the repetition penalty looks at besides the generated tokens.
     public let history: [Int]
     let rng: RandomState
+    /// What was generated for the context before this span when its blanks are one stream
+    /// (``GenerationConfig/blanksAsOneStream``): earlier fills, each followed by sop. It counts
+    /// towards the length limit, the minimum length and the n-grams; empty otherwise.
+    public let prefix: [Int]
     /// The tokens chosen so far.
     public private(set) var generated: [Int] = []
 
     /// Draws one uniform per step from the counter stream `rng` (shared across a context's blanks).
-    public init(config: GenerationConfig, stopIds: [Int], history: [Int], rng: RandomState) {
-        self.config = config; self.stopIds = stopIds; self.history = history; self.rng = rng
+    public init(config: GenerationConfig, stopIds: [Int], history: [Int], rng: RandomState, prefix: [Int] = []) {
+        self.config = config; self.stopIds = stopIds; self.history = history; self.rng = rng; self.prefix = prefix
     }
 
     /// Chooses the next token from the logits `row` that followed feeding the last one. The
     /// token that ends the span (a stop id, or the last one at the length limit) is not fed.
     public mutating func next(_ logits: [Float]) -> DecoderStep {
         var row = logits
-        LogitsProcessing.process(&row, config: config, generated: generated, history: history + generated, stopIds: stopIds)
+        LogitsProcessing.process(&row, config: config, generated: prefix.isEmpty ? generated : prefix + generated,
+                                 history: history + generated, stopIds: stopIds)
         var u: Float = 0
         if !config.greedy { CounterRNG.fillUniform(&u, count: 1, seed: rng.seed, offset: rng.advance(1)) }
         let next = LogitsProcessing.sample(row, config: config, u: u)
         if stopIds.contains(next) { return .finished(DecodedSequence(tokens: generated, stopToken: next)) }
         generated.append(next)
-        if generated.count >= config.maxNewTokens { return .finished(DecodedSequence(tokens: generated, stopToken: nil)) }
+        if prefix.count + generated.count >= config.maxNewTokens { return .finished(DecodedSequence(tokens: generated, stopToken: nil)) }
         return .feed(tokens: [next], sources: [0])
     }
 }

@@ -29,7 +29,11 @@ public struct FillResult: Sendable {
 /// each fill starts from sop at position (mask index, 1), block positions counting up; later
 /// fills see earlier ones; the token that ends a fill (a stop token, or the last one at the
 /// length limit) is not fed. Sampling uses one cache row per context; beam search one row for
-/// the context and its finished fills plus one per beam.
+/// the context and its finished fills plus one per beam. The official evaluators' variants are
+/// settings of the same decoder: ``GenerationConfig/stopAtEos`` (seq2seq and blank infilling end
+/// at eop only), ``GenerationConfig/blanksAsOneStream`` (blank infilling's shared budget and
+/// n-grams) and the `blanks` of ``submit(context:config:blanks:onToken:onFinish:)`` (seq2seq
+/// decodes at the first mask of its layout only).
 ///
 /// ``submit(context:config:onToken:onFinish:)`` and ``cancel(_:)`` may be called from any
 /// thread; ``step()`` from one thread at a time, which is also where the callbacks run.
@@ -60,10 +64,23 @@ public final class FillEngine: @unchecked Sendable {
     }
 
     /// The cache rows and tokens per row a context needs: one row, plus one per beam for beam
-    /// search; its tokens, plus sop and every fed token of each blank.
-    public static func needs(context: [Int], tokens: BlankFillingTokens, config: GenerationConfig) -> (rows: Int, tokens: Int) {
-        let masks = context.filter(tokens.masks.contains).count
+    /// search; its tokens, plus sop and every fed token of each blank (`blanks`: the mask
+    /// positions decoded, nil for every mask).
+    public static func needs(context: [Int], tokens: BlankFillingTokens, config: GenerationConfig,
+                             blanks: [Int]? = nil) -> (rows: Int, tokens: Int) {
+        let masks = blanks?.count ?? context.filter(tokens.masks.contains).count
         return (config.usesBeamSearch ? 1 + max(config.numBeams, 1) : 1, context.count + masks * (config.maxNewTokens + 1))
+    }
+
+    /// `blanks` checked against `context`: positions in order, each holding one of the masks.
+    static func checkBlanks(_ blanks: [Int], context: [Int], tokens: BlankFillingTokens) throws {
+        guard !blanks.isEmpty else { throw GLMError.invalidInput("no blank to fill was given") }
+        for (i, p) in blanks.enumerated() {
+            guard p >= 0, p < context.count, tokens.masks.contains(context[p]) else {
+                throw GLMError.invalidInput("blank position \(p) does not hold a mask token of the \(context.count)-token context")
+            }
+            guard i == 0 || p > blanks[i - 1] else { throw GLMError.invalidInput("blank positions must increase, got \(blanks)") }
+        }
     }
 
     /// Contexts submitted and not yet finished or cancelled.
@@ -72,17 +89,21 @@ public final class FillEngine: @unchecked Sendable {
     public var queued: Int { lock.withLock { waiting.count } }
 
     /// Queues a context (already ``BlankFiller/prepare(context:tokens:)``d, with `config`'s
-    /// `maxNewTokens` already capped) and returns its ticket. `onToken(blank, id)` sees sampled
-    /// tokens as they are chosen (not beam search's); `onFinish` gets the fills, or the error.
+    /// `maxNewTokens` already capped) and returns its ticket. `blanks` names the mask positions to
+    /// decode, in order (nil: every mask; the official seq2seq evaluator decodes only the first
+    /// mask of its layout, and any other mask id in the source is ordinary context).
+    /// `onToken(blank, id)` sees sampled tokens as they are chosen (not beam search's); `onFinish`
+    /// gets the fills, or the error.
     ///
-    /// Throws ``GLMError/invalidInput(_:)`` for a bad config or a context that can never fit
-    /// this engine's rows or capacity.
+    /// Throws ``GLMError/invalidInput(_:)`` for a bad config, blanks that are not masks of the
+    /// context, or a context that can never fit this engine's rows or capacity.
     @discardableResult
-    public func submit(context: [Int], config: GenerationConfig, onToken: ((Int, Int) -> Void)? = nil,
+    public func submit(context: [Int], config: GenerationConfig, blanks: [Int]? = nil, onToken: ((Int, Int) -> Void)? = nil,
                        onFinish: @escaping (Result<FillResult, Error>) -> Void) throws -> Int {
         try config.validate()
+        if let blanks { try Self.checkBlanks(blanks, context: context, tokens: tokens) }
         guard context.contains(where: tokens.masks.contains) else { throw GLMError.invalidInput("the context has no blank to fill") }
-        let need = Self.needs(context: context, tokens: tokens, config: config)
+        let need = Self.needs(context: context, tokens: tokens, config: config, blanks: blanks)
         guard need.rows <= rows else {
             throw GLMError.invalidInput("\(config.numBeams) beams need \(need.rows) cache rows; this engine has \(rows)")
         }
@@ -91,7 +112,8 @@ public final class FillEngine: @unchecked Sendable {
         }
         return lock.withLock {
             nextID += 1
-            waiting.append(Job(id: nextID, context: context, config: config, tokens: tokens, onToken: onToken, onFinish: onFinish))
+            waiting.append(Job(id: nextID, context: context, blanks: blanks, config: config, tokens: tokens, onToken: onToken,
+                               onFinish: onFinish))
             return nextID
         }
     }
@@ -181,13 +203,13 @@ public final class FillEngine: @unchecked Sendable {
         var rows: [Int] = []
         var done = false
 
-        init(id: Int, context: [Int], config: GenerationConfig, tokens: BlankFillingTokens,
+        init(id: Int, context: [Int], blanks: [Int]?, config: GenerationConfig, tokens: BlankFillingTokens,
              onToken: ((Int, Int) -> Void)?, onFinish: @escaping (Result<FillResult, Error>) -> Void) {
             self.id = id
             self.context = context
-            maskPositions = context.indices.filter { tokens.masks.contains(context[$0]) }
+            maskPositions = blanks ?? context.indices.filter { tokens.masks.contains(context[$0]) }
             self.config = config
-            stops = [tokens.eop, tokens.eos]
+            stops = config.stopAtEos ? [tokens.eop, tokens.eos] : [tokens.eop]
             rng = RandomState(seed: config.seed)
             self.onToken = onToken
             self.onFinish = onFinish
@@ -211,14 +233,30 @@ public final class FillEngine: @unchecked Sendable {
         start(j)
     }
 
+    /// Starts decoding the current blank. With one stream for all blanks, a blank whose budget
+    /// is already spent (by the earlier fills and the sops between them) stays empty, as the
+    /// official `BlankLMEvaluater` leaves it, and so does every later one.
     private func start(_ j: Job) {
         j.stepInBlank = 0
+        var prefix: [Int] = []
+        if j.config.blanksAsOneStream {
+            prefix = j.fills.flatMap { $0.tokens + [tokens.sop] }
+            if prefix.count >= j.config.maxNewTokens {
+                while j.blank < j.maskPositions.count {
+                    let mp = j.maskPositions[j.blank]
+                    j.fills.append(BlankFill(maskPosition: mp, maskId: j.context[mp], tokens: [], stop: "length"))
+                    j.blank += 1
+                }
+                finish(j, .success(FillResult(context: j.context, fills: j.fills)))
+                return
+            }
+        }
         if j.config.usesBeamSearch {
             j.beam = BeamDecoder(config: j.config, stopIds: j.stops, history: j.history)
             for r in j.rows.dropFirst() { cache.copy(row: j.rows[0], to: r) }
             j.inputs = [Int](repeating: tokens.sop, count: j.rows.count - 1)
         } else {
-            j.sampler = SampleDecoder(config: j.config, stopIds: j.stops, history: j.history, rng: j.rng)
+            j.sampler = SampleDecoder(config: j.config, stopIds: j.stops, history: j.history, rng: j.rng, prefix: prefix)
             j.inputs = [tokens.sop]
         }
     }

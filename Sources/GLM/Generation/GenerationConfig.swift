@@ -37,6 +37,18 @@ public struct GenerationConfig: Sendable, Codable, Equatable {
     /// official generator and evaluator (`do_early_stopping=False`): the search goes on while a
     /// live beam may still beat the worst finished one.
     public var earlyStopping = false
+    /// End a fill at eos as well as at eop, as the official generator does (`end_tokens = [eop, eod]`,
+    /// docs/official-glm.md §7.1). The official seq2seq and blank-infilling evaluators end a fill at
+    /// eop only (their `end_token`, §6.2): with `false` a generated eos is an ordinary token, and
+    /// only eop is banned below ``minNewTokens``.
+    public var stopAtEos = true
+    /// Decode the blanks of a context as one stream, as the official `BlankLMEvaluater` does
+    /// (docs/official-glm.md §6.3): the stream is every fill so far, each followed by the sop that
+    /// starts the next blank, and ``maxNewTokens`` bounds the whole stream (blanks left when it is
+    /// spent stay empty), while ``minNewTokens`` and ``noRepeatNgram`` look at the stream rather than
+    /// at the current fill. Off: each blank is decoded on its own budget, as the generator does.
+    /// Greedy or sampled decoding only.
+    public var blanksAsOneStream = false
     /// Seed of the sampling stream. Every prompt of a batch starts from it, so a prompt's fill
     /// does not depend on the other prompts.
     public var seed: UInt64 = 1234
@@ -69,5 +81,8 @@ public struct GenerationConfig: Sendable, Codable, Equatable {
         }
         guard numBeams >= 1 else { throw bad("number of beams must be ≥ 1, got \(numBeams)") }
         guard lengthPenalty.isFinite else { throw bad("length penalty must be a finite number, got \(lengthPenalty)") }
+        guard !(blanksAsOneStream && usesBeamSearch) else {
+            throw bad("blanks decoded as one stream (the official blank-infilling evaluator) are greedy or sampled, not beam search")
+        }
     }
 }

@@ -243,24 +243,36 @@ public final class GLMModel: @unchecked Sendable {
                               weightBF16: bf16 ? wordEmbeddings.weight.bf16 : nil, rowwise: rowwise)
     }
 
-    /// The pretraining loss `Σ CE·loss_mask / Σ loss_mask` (docs/official-glm.md §4.2) as a
-    /// scalar `[1]`. `targets` i32 and `lossMask` f32, both `[b, s]`.
+    /// The token-mean loss `Σ losses·loss_mask / Σ loss_mask` as a scalar `[1]`: the pretraining
+    /// loss (docs/official-glm.md §4.2) with `labelSmoothing` ε = 0, and the seq2seq fine-tuning
+    /// loss with ε > 0, `losses = (1 − ε)·CE + ε·mean_v(−log_softmax)` (§6.2, official
+    /// `tasks/seq2seq/finetune.py:seq2seq_forward_step`). `targets` i32 and `lossMask` f32, both `[b, s]`.
     ///
     /// Only rows with a non-zero loss mask reach the vocabulary projection: the others contribute
     /// nothing to the loss or its gradient, and in a blank-infilling batch they are most rows.
+    ///
+    /// `normalizer` replaces `Σ loss_mask` as the denominator: a data-parallel process passes the
+    /// mask sum of the whole batch, so the processes' losses and gradients add up to the whole
+    /// batch's (see ``Ops/crossEntropy(_:targets:lossMask:overwriteLogits:labelSmoothing:normalizer:)``).
     public func loss(inputIds: Tensor, positionIds: Tensor, mask: AttentionMask, targets: Tensor,
-                     lossMask: Tensor) throws -> Tensor {
+                     lossMask: Tensor, labelSmoothing: Float = 0, normalizer: Double? = nil) throws -> Tensor {
         guard targets.shape == inputIds.shape, lossMask.shape == inputIds.shape,
               targets.dtype == .i32, lossMask.dtype == .f32 else {
             throw GLMError.invalidInput("targets (i32) \(targets.shape) and loss_mask (f32) \(lossMask.shape) must match input_ids \(inputIds.shape)")
         }
+        guard labelSmoothing >= 0, labelSmoothing < 1 else {
+            throw GLMError.invalidInput("label smoothing must be in [0, 1), got \(labelSmoothing)")
+        }
         let lm = lossMask.toArray(), tg = targets.toInt32Array()
-        let rows = lm.indices.filter { lm[$0] != 0 }
+        // A part of a batch may hold no loss token; one masked-out row keeps the graph (loss 0, gradient 0).
+        let counted = lm.indices.filter { lm[$0] != 0 }
+        let rows = counted.isEmpty ? [0] : counted
         let hOut = try hiddenStates(inputIds: inputIds, positionIds: positionIds, mask: mask)
         let logits = try self.logits(hiddenStates: hOut, rows: rows)
         let t = try Tensor(int32: rows.map { tg[$0] }, shape: [rows.count])
         let m = try Tensor(rows.map { lm[$0] }, shape: [rows.count])
-        return try Ops.crossEntropy(logits, targets: t, lossMask: m, overwriteLogits: true)
+        return try Ops.crossEntropy(logits, targets: t, lossMask: m, overwriteLogits: true, labelSmoothing: labelSmoothing,
+                                    normalizer: normalizer)
     }
 
     /// An empty cache for `rows` sequences of up to `capacity` tokens each.

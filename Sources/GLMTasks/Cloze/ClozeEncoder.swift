@@ -237,39 +237,19 @@ public struct ClozeEncoder: Sendable {
         return true
     }
 
-    /// `build_input_from_ids(add_cls=True, add_sep=False, add_piece=True, add_eos=True)`.
+    /// `build_input_from_ids(add_cls=True, add_sep=False, add_piece=True, add_eos=True)`
+    /// (``OfficialInput``), padded with eos to the sequence length.
     func build(_ ex: TaskExample, _ tokensA: [Int], _ tokensB: [Int]?, answer: [Int]?) throws -> ClozeSequence {
-        let c = tokenizer.commands
-        var ids = [c.cls] + tokensA + (tokensB ?? [])
-        if ids.count >= seqLength - 1 { ids = Array(ids.prefix(seqLength - 1)) }
-        ids.append(c.eos)
-        let sep = ids.count
-        var targets = [Int](repeating: 0, count: sep), loss = [Int](repeating: 0, count: sep)
-        var positions = Array(0..<sep), blocks = [Int](repeating: 0, count: sep)
-        guard let maskPosition = ids.lastIndex(of: c.mask) else {
-            throw ex.error("the [MASK] was cut off: the text before it does not fit in --seq-length \(seqLength)")
+        let s = try OfficialInput.build(textA: tokensA, textB: tokensB, answer: answer, maxLength: seqLength, addEos: true,
+                                        maskId: tokenizer.commands.mask, commands: tokenizer.commands, id: ex.guid) { failure in
+            switch failure {
+            case .maskCutOff: return ex.error("the [MASK] was cut off: the text before it does not fit in --seq-length \(seqLength)")
+            case .emptyAnswer: return ex.error("a choice encodes to no tokens")
+            }
         }
-        ids.append(c.sop); positions.append(maskPosition); blocks.append(1)
-        if let answer {
-            let n = answer.count
-            ids += answer.dropLast()
-            positions += [Int](repeating: maskPosition, count: max(0, n - 1))
-            if n >= 2 { blocks += Array(2...n) }
-            targets += answer
-            loss += [Int](repeating: 1, count: n)
-        } else {
-            targets.append(0); loss.append(1)
-        }
-        let length = ids.count
-        let pad = seqLength - length
-        if pad > 0 {
-            ids += [Int](repeating: c.eos, count: pad)
-            positions += [Int](repeating: 0, count: pad)
-            blocks += [Int](repeating: 0, count: pad)
-            targets += [Int](repeating: 0, count: pad)
-            loss += [Int](repeating: 0, count: pad)
-        }
-        return ClozeSequence(inputIds: ids, positions: positions, blocks: blocks, sep: sep, targetIds: targets,
-                             lossMask: loss, length: length)
+        let length = s.tokens.count
+        let p = s.padded(to: seqLength, with: tokenizer.commands.eos)
+        return ClozeSequence(inputIds: p.tokens, positions: p.positions, blocks: p.blockPositions, sep: p.sep,
+                             targetIds: p.targets, lossMask: p.lossMask, length: length)
     }
 }

@@ -26,8 +26,10 @@ public struct ClozeBatch: Sendable {
     let scoreTargets: [[Int32]]
     public let width: Int
 
-    /// Batches `samples` (all single-token, or all multi-token).
-    public init(_ samples: [ClozeSample]) throws {
+    /// Batches `samples` (all single-token, or all multi-token). `width`, when larger than the
+    /// longest sequence, pads every sequence to it: a data-parallel part of a batch keeps the
+    /// whole batch's width, so it computes exactly what the whole batch computes for its samples.
+    public init(_ samples: [ClozeSample], width minimumWidth: Int = 0) throws {
         guard let first = samples.first else { throw TaskError.setting("an empty batch") }
         guard samples.allSatisfy({ $0.kind == first.kind }) else { throw TaskError.setting("a batch mixes single- and multi-token samples") }
         kind = first.kind
@@ -41,7 +43,10 @@ public struct ClozeBatch: Sendable {
         }
         sequences = index
         choices = samples.map(\.choices.count).max()!
-        let w = seqs.map(\.length).max()!
+        let w = Swift.max(seqs.map(\.length).max()!, minimumWidth)
+        guard seqs.allSatisfy({ $0.inputIds.count >= w && $0.positions.count >= w && $0.blocks.count >= w && $0.lossMask.count >= w && $0.targetIds.count >= w }) else {
+            throw TaskError.setting("width \(w) is wider than the encoded sequences")
+        }
         width = w
         var ids = [Int32](), pos = [Int32]()
         ids.reserveCapacity(seqs.count * w); pos.reserveCapacity(seqs.count * 2 * w)

@@ -49,25 +49,26 @@ public struct ClozeHead: Sendable {
         }
     }
 
-    /// The training loss `[1]` of a batch, with the scores it came from.
-    public func forward(model: GLMModel, batch: ClozeBatch) throws -> (loss: Tensor, scores: Tensor) {
+    /// The training loss `[1]` of a batch, with the scores it came from. `samples`, when given,
+    /// replaces the batch's sample count as the mean's denominator: a data-parallel part of a
+    /// batch divides by the whole batch's count, so the parts' losses add up to its loss.
+    public func forward(model: GLMModel, batch: ClozeBatch, samples: Int? = nil) throws -> (loss: Tensor, scores: Tensor) {
         let s = try scores(model: model, batch: batch)
         let labels = batch.labels.map { Int32($0) }
         let ce = try Ops.crossEntropy(s, targets: try Tensor(int32: labels, shape: [labels.count]),
-                                      lossMask: Tensor.full([labels.count], 1))
+                                      lossMask: Tensor.full([labels.count], 1), normalizer: samples.map(Double.init))
         switch loss {
         case .crossEntropy: return (ce, s)
-        case .mix: return (try Ops.add(ClozeOps.negativeMeanOfLabels(s, labels: batch.labels), ce), s)
+        case .mix: return (try Ops.add(ClozeOps.negativeMeanOfLabels(s, labels: batch.labels, divisor: samples.map(Double.init)), ce), s)
         }
     }
 
     /// The scores of each sample's own choices (no padding), without recording autograd.
     public func choiceScores(model: GLMModel, batch: ClozeBatch) throws -> [[Float]] {
-        let s = try Autograd.withNoGrad { try scores(model: model, batch: batch) }.contiguous()
-        let c = s.shape[1]
+        let t = try Autograd.withNoGrad { try scores(model: model, batch: batch) }
+        let c = t.shape[1], s = t.toArray()
         return batch.sequences.enumerated().map { b, seqs in
-            batch.kind == .single ? Array(UnsafeBufferPointer(start: s.floats + b * c, count: c))
-                                  : (0..<seqs.count).map { s.floats[b * c + $0] }
+            Array(s[(b * c)..<(b * c + (batch.kind == .single ? c : seqs.count))])
         }
     }
 }

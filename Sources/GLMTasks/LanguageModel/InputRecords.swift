@@ -47,4 +47,19 @@ public enum InputRecords {
             return r
         }
     }
+
+    /// Blank-infilling evaluation inputs: `id`, `source`, `reference`, and Part A + sop at the
+    /// first mask (``BlankInfilling/evaluation(source:id:)``).
+    public static func blankInfilling(_ task: BlankInfilling, examples: [BlankInfillingExample]) throws -> [[String: Any]] {
+        try examples.map { ex in
+            let sample: EncodedSample
+            do { sample = try task.evaluation(source: ex.source, id: ex.id) } catch let TaskError.data(_, _, message) {
+                throw TaskError.data(file: ex.location, line: nil, message: message)
+            }
+            var r = sample.record
+            r["source"] = ex.source
+            r["reference"] = ex.reference
+            return r
+        }
+    }
 }

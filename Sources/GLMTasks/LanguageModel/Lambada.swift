@@ -87,7 +87,9 @@ public struct Lambada: Sendable {
         let leftShift = partA.count + piece.count + special - seqLength
         if leftShift > 0 { partA = Array(partA.dropFirst(leftShift)) }
         var s = try OfficialInput.build(textA: partA, answer: piece, maxLength: seqLength, addEos: true,
-                                        maskId: maskId, commands: commands, id: id)
+                                        maskId: maskId, commands: commands, id: id) {
+            TaskError.data(file: id, line: nil, message: $0.message(maxLength: seqLength))
+        }
         if unidirectional {
             // Only the last len(target) loss positions count.
             guard let last = s.lossMask.lastIndex(of: 1) else { return s }

@@ -36,31 +36,19 @@ public enum LanguageModelScoring {
                 let h = try model.hiddenStates(inputIds: batch.inputIds, positionIds: batch.positionIds, mask: batch.mask)
                 return try model.logits(hiddenStates: h, rows: rows).contiguous()
             }
-            let v = logits.shape[1], n = rows.count
+            let v = logits.shape[1]
             let targets = rows.map { batch.targets[$0] }
-            let weights = [Float](repeating: 1, count: n)
-            var losses = [Float](repeating: 0, count: n)
             for (i, t) in targets.enumerated() where t < 0 || Int(t) >= v {
                 throw TaskError.setting("target \(t) of sample \(chunk[rows[i] / batch.length].id) is outside the vocabulary of \(v)")
             }
-            targets.withUnsafeBufferPointer { tp in
-                weights.withUnsafeBufferPointer { wp in
-                    losses.withUnsafeMutableBufferPointer { lp in
-                        _ = Backend.current.crossEntropyForwardBackward(
-                            logits: logits.floats, ldLogits: v, targets: tp.baseAddress!, lossMask: wp.baseAddress!, n: n, V: v,
-                            losses: lp.baseAddress!, dLogits: nil, ldDLogits: nil, gradScale: 0, labelSmoothing: 0)
-                    }
-                }
-            }
+            let logProbs = try Autograd.withNoGrad { try Ops.tokenLogProbs(logits, targets: targets) }.toArray()
+            let best = try Ops.rowArgmax(logits)
             for (i, r) in rows.enumerated() {
                 let b = r / batch.length
                 let w = Double(batch.lossMask[r])
-                scores[b].lossSum += Double(losses[i]) * w
+                scores[b].lossSum += -Double(logProbs[i]) * w
                 scores[b].tokens += 1
-                let row = logits.floats + i * v
-                var best = 0
-                for j in 1..<v where row[j] > row[best] { best = j }
-                if best != Int(targets[i]) { scores[b].allCorrect = false }
+                if best[i] != Int(targets[i]) { scores[b].allCorrect = false }
             }
             out += scores
         }

@@ -128,7 +128,9 @@ public struct Perplexity: Sendable {
             // num_special_tokens_to_add(add_cls, add_piece, no eos) = 1; max length W + 1 + 1.
             let paddedLength = window + 2
             var s = try OfficialInput.build(textA: prompt, answer: text, maxLength: paddedLength, addEos: false,
-                                            maskId: maskId, commands: commands, id: "\(id)window-\(j)")
+                                            maskId: maskId, commands: commands, id: "\(id)window-\(j)") {
+                TaskError.data(file: "\(id)window-\(j)", line: nil, message: $0.message(maxLength: paddedLength))
+            }
             if j != 0 && unidirectional {
                 // loss_masks[:-overlap] = 0 on the padded array.
                 for i in 0..<min(s.lossMask.count, max(0, paddedLength - overlap)) { s.lossMask[i] = 0 }

@@ -58,14 +58,15 @@ public struct SummaryRouge: Sendable {
 
     /// Mean F of `rouge-1`, `rouge-2` and `rouge-l` (ROUGE-Lsum) over the examples, as fractions
     /// (the official code's numbers; the CLI reports them × 100). Keys: `.rouge1`, `.rouge2`,
-    /// `.rougeLsum`.
+    /// `.rougeLsum`, and `.rougeL` (the LCS of the whole texts, which the official code does not
+    /// report), all on the same post-processed texts.
     public func score(predictions: [String], references: [String]) throws -> [RougeType: Double] {
         guard predictions.count == references.count else {
             throw TaskError.setting("ROUGE: \(predictions.count) predictions but \(references.count) references")
         }
         let p = predictions.map(processPrediction), r = references.map(processReference)
         var out: [RougeType: Double] = [:]
-        for t in [RougeType.rouge1, .rouge2, .rougeLsum] {
+        for t in [RougeType.rouge1, .rouge2, .rougeL, .rougeLsum] {
             var sum = 0.0
             // The official call is `scorer.score(pred, ref)` while rouge_score's signature is
             // `score(target, prediction)`: the roles are swapped. F of ROUGE-N is symmetric, but

@@ -139,13 +139,85 @@ public struct BlankInfilling: Sendable {
         return Array(zip(sources, refs)).map { (source: $0.0, reference: $0.1) }
     }
 
+    /// The official train/dev-split masking of whole texts (already ``clean(_:)``ed): each text, in
+    /// order, masked by ``mask(_:ratio:rng:)`` from one `random.Random(seed)` (the official
+    /// `--seed`, 1234), as `BlankLMDataset` masks each example when it is fetched. The reference is
+    /// the text itself.
+    public static func masked(_ texts: [String], ratio: Double, seed: UInt64 = 1234) -> [(source: String, reference: String)] {
+        var rng = PythonRandom(seed: seed)
+        return texts.map { (source: mask($0, ratio: ratio, rng: &rng).source, reference: $0) }
+    }
+
+    /// The texts to fill from whatever `url` names, and how many were left out:
+    /// - a folder in the official layout: `blank/test.maskratio{r:.1f}.blank` against `test.txt`
+    ///   (``testPairs(folder:maskRatio:)``);
+    /// - JSON lines with `text`, or a plain text file with one text per line (blank lines skipped):
+    ///   each text ``clean(_:)``ed and masked here (``masked(_:ratio:seed:)``), the official
+    ///   train/dev masking. A text too short to get a blank at this ratio (`int(n·r) = 0` words) is
+    ///   left out and counted, as the official evaluator could not decode it.
+    public static func examples(_ url: URL, maskRatio: Double, seed: UInt64 = 1234) throws -> (examples: [BlankInfillingExample], skipped: Int) {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw TaskError.data(file: url.path, line: nil, message: "no such file or folder")
+        }
+        if isDir.boolValue {
+            let blank = url.appendingPathComponent("blank/test.maskratio\(String(format: "%.1f", maskRatio)).blank").path
+            let pairs = try testPairs(folder: url, maskRatio: maskRatio)
+            return (pairs.enumerated().map { i, p in
+                BlankInfillingExample(id: "test-\(i)", source: p.source, reference: p.reference, location: "\(blank):\(i + 1)")
+            }, 0)
+        }
+        let texts = try readTexts(url)
+        let pairs = masked(texts.map(\.text), ratio: maskRatio, seed: seed)
+        var out: [BlankInfillingExample] = []
+        for (i, p) in pairs.enumerated() where Int(Double(PythonText.split(p.reference).count) * maskRatio) > 0 {
+            out.append(BlankInfillingExample(id: "dev-\(i)", source: p.source, reference: p.reference, location: texts[i].location))
+        }
+        guard !out.isEmpty else {
+            throw TaskError.data(file: url.path, line: nil, message: "no text has enough words for a blank at mask ratio \(maskRatio)")
+        }
+        return (out, pairs.count - out.count)
+    }
+
+    /// Training texts: a text file with one text per line (blank lines skipped) or JSON lines with
+    /// `text`, each ``clean(_:)``ed; texts too short for one blank at `maskRatio` are left out.
+    public static func trainingTexts(_ url: URL, maskRatio: Double) throws -> [String] {
+        let texts = try readTexts(url).map(\.text).filter { Int(Double(PythonText.split($0).count) * maskRatio) > 0 }
+        guard !texts.isEmpty else {
+            throw TaskError.data(file: url.path, line: nil, message: "no text has enough words for a blank at mask ratio \(maskRatio)")
+        }
+        return texts
+    }
+
+    /// The ``clean(_:)``ed texts of JSON lines (`text`) or of a text file (one per line, blank
+    /// lines skipped), with their locations.
+    static func readTexts(_ url: URL) throws -> [(text: String, location: String)] {
+        var texts: [(text: String, location: String)] = []
+        if url.pathExtension == "jsonl" || url.pathExtension == "json" {
+            texts = try TaskFile.jsonLines(url).map { (clean(try $0.at("text").string()), "\(url.path):\($0.line)") }
+        } else {
+            for (i, line) in try Seq2SeqReader.lines(of: url).enumerated() {
+                let t = clean(line)
+                if !t.isEmpty { texts.append((t, "\(url.path):\(i + 1)")) }
+            }
+        }
+        guard !texts.isEmpty else { throw TaskError.data(file: url.path, line: nil, message: "empty file: no texts") }
+        return texts
+    }
+
     // MARK: - Predictions
 
-    /// `BlankLMEvaluater`'s output text: the evaluation input with each mask replaced by its fill
-    /// (fills separated by sop in the generated ids; eop and pad dropped), pads dropped, the final
-    /// sop cut, decoded, then `blanklm_fix_tokenization`.
+    /// `BlankLMEvaluater`'s output text: ``assemble(evaluationTokens:generated:)`` decoded, then
+    /// `blanklm_fix_tokenization`.
     public func prediction(evaluationTokens: [Int], generated: [Int]) -> String {
-        let c = tokenizer.commands
+        Self.fixTokenization(tokenizer.decode(Self.assemble(evaluationTokens: evaluationTokens, generated: generated,
+                                                            commands: tokenizer.commands, maskId: mask)))
+    }
+
+    /// `BlankLMEvaluater`'s output ids: the generated stream without eop and pad is split at sop
+    /// into blanks; the evaluation input (Part A + sop) has each mask replaced by its blank (masks
+    /// beyond the blanks generated vanish), pads dropped and the final sop cut.
+    public static func assemble(evaluationTokens: [Int], generated: [Int], commands c: CommandTokens, maskId: Int) -> [Int] {
         var blanks: [[Int]] = [[]]
         for t in generated where t != c.eop && t != c.pad {
             if t == c.sop { blanks.append([]) } else { blanks[blanks.count - 1].append(t) }
@@ -153,14 +225,14 @@ public struct BlankInfilling: Sendable {
         var out: [Int] = []
         var current = 0
         for t in evaluationTokens {
-            if t == mask {
+            if t == maskId {
                 if current < blanks.count { out += blanks[current] }
                 current += 1
             } else if t != c.pad {
                 out.append(t)
             }
         }
-        return Self.fixTokenization(tokenizer.decode(Array(out.dropLast())))
+        return Array(out.dropLast())
     }
 
     /// `blanklm_fix_tokenization`: rejoin what WordPiece decoding spaces apart.

@@ -21,10 +21,11 @@ public struct EncodedBatch: Sendable {
     public var mask: AttentionMask { .separators(seps) }
 
     /// Stacks `samples`; training samples (targets and loss mask) and evaluation samples both work
-    /// (evaluation samples get zero targets and loss).
-    public init(_ samples: [EncodedSample], padId: Int) throws {
+    /// (evaluation samples get zero targets and loss). `width`, when larger than the longest
+    /// sample, pads every row to it: a data-parallel part of a batch keeps the whole batch's width.
+    public init(_ samples: [EncodedSample], padId: Int, width: Int = 0) throws {
         guard !samples.isEmpty else { throw TaskError.setting("a batch needs at least one sample") }
-        let s = samples.map(\.tokens.count).max()!
+        let s = Swift.max(samples.map(\.tokens.count).max()!, width)
         guard s > 0 else { throw TaskError.setting("empty sample in a batch") }
         let b = samples.count
         var ids = [Int32](repeating: Int32(padId), count: b * s)

@@ -48,13 +48,17 @@ public enum Seq2SeqSplit: String, Sendable, CaseIterable {
 public enum Seq2SeqReader {
     /// Examples of `split` from `folder/<stem>.source` and `folder/<stem>.target`.
     public static func lineAligned(folder: URL, split: Seq2SeqSplit, task: Seq2SeqTask) throws -> [Seq2SeqExample] {
+        try lineAligned(source: folder.appendingPathComponent("\(split.fileStem).source"),
+                        target: folder.appendingPathComponent("\(split.fileStem).target"), split: split, task: task)
+    }
+
+    /// Examples from a `.source` file and its line-aligned `.target` file.
+    public static func lineAligned(source src: URL, target tgt: URL, split: Seq2SeqSplit, task: Seq2SeqTask) throws -> [Seq2SeqExample] {
         switch task.layout {
         case .summary, .customization: break
         case .questionGeneration, .blank:
             throw TaskError.unknownTask("\(task.rawValue) is not read from .source/.target files (use JSON lines with source, target and answer)")
         }
-        let src = folder.appendingPathComponent("\(split.fileStem).source")
-        let tgt = folder.appendingPathComponent("\(split.fileStem).target")
         let sources = try lines(of: src), targets = try lines(of: tgt)
         guard sources.count == targets.count else {
             throw TaskError.data(file: tgt.path, line: nil,
@@ -70,6 +74,50 @@ public enum Seq2SeqReader {
             out.append(Seq2SeqExample(id: "\(split.rawValue)-\(i)", source: s, target: t, location: "\(src.path):\(i + 1)"))
         }
         return out
+    }
+
+    /// Examples from whatever `url` names: a folder (its `test.source` / `test.target`), a
+    /// `.source` or `.target` file (with its line-aligned partner next to it; the split follows the
+    /// stem: `train`, `val` → dev, `test`, anything else dev), a BIG-bench generative `task.json`
+    /// (a `.json` file whose object holds `examples`, ``bigBench(_:task:)``), or JSON lines (any
+    /// other file).
+    public static func read(_ url: URL, task: Seq2SeqTask) throws -> [Seq2SeqExample] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw TaskError.data(file: url.path, line: nil, message: "no such file or folder")
+        }
+        if isDir.boolValue { return try lineAligned(folder: url, split: .test, task: task) }
+        let ext = url.pathExtension
+        if ext == "json", let root = try? TaskFile.json(url), root.has("examples") { return try bigBench(url, task: task) }
+        guard ext == "source" || ext == "target" else { return try jsonLines(url, split: .dev, task: task) }
+        let stem = url.deletingPathExtension()
+        let split: Seq2SeqSplit = Seq2SeqSplit.allCases.first { $0.fileStem == stem.lastPathComponent } ?? .dev
+        return try lineAligned(source: stem.appendingPathExtension("source"), target: stem.appendingPathExtension("target"),
+                               split: split, task: task)
+    }
+
+    /// Examples of a BIG-bench generative task (`task.json`, e.g. GEM XSum): each `examples[i]`'s
+    /// `input` is the source and its `target` the target (the first one when it is a list), with the
+    /// task's clean-up; the task's prefixes are not added. Ids are `dev-i`.
+    public static func bigBench(_ url: URL, task: Seq2SeqTask) throws -> [Seq2SeqExample] {
+        let root = try TaskFile.json(url)
+        let examples = try root.at("examples").array()
+        guard !examples.isEmpty else { throw TaskError.data(file: url.path, line: nil, message: "empty file: \"examples\" is empty") }
+        return try examples.enumerated().map { i, e in
+            let t = try e.at("target")
+            let raw: String
+            if case .array = t.value {
+                guard let first = try t.array().first else { throw e.error("\(e.path).target is an empty list") }
+                raw = try first.string()
+            } else {
+                raw = try t.string()
+            }
+            let target = clean(raw, task: task, isTarget: true)
+            guard !target.isEmpty else { throw e.error("\(e.path): empty target") }
+            return Seq2SeqExample(id: "dev-\(i)", source: clean(try e.at("input").string(), task: task, isTarget: false), target: target,
+                                  answer: task == .squadGeneration ? try e.at("answer").string() : nil,
+                                  location: "\(url.path): \(e.path)")
+        }
     }
 
     /// Examples from JSON lines: `{"source": …, "target": …}` (and `"answer"` for

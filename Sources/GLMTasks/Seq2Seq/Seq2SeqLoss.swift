@@ -11,15 +11,15 @@ import GLMTensor
 /// ε = 0.1 in every official script. Blank infilling (`BlankLMDataset`) trains with the same loss.
 public enum Seq2SeqLoss {
     /// The loss of `batch` as a scalar `[1]` tensor; `backward()` on it fills the model's gradients.
-    /// Only rows with loss reach the vocabulary projection (the others add nothing to the loss or
-    /// its gradient).
-    public static func loss(model: GLMModel, batch: EncodedBatch, labelSmoothing: Float = 0.1) throws -> Tensor {
-        let rows = batch.lossRows
-        guard !rows.isEmpty else { throw TaskError.setting("the batch has no target tokens to train on") }
-        let h = try model.hiddenStates(inputIds: batch.inputIds, positionIds: batch.positionIds, mask: batch.mask)
-        let logits = try model.logits(hiddenStates: h, rows: rows)
-        let t = try Tensor(int32: rows.map { batch.targets[$0] }, shape: [rows.count])
-        let m = try Tensor(rows.map { batch.lossMask[$0] }, shape: [rows.count])
-        return try Ops.crossEntropy(logits, targets: t, lossMask: m, overwriteLogits: true, labelSmoothing: labelSmoothing)
+    /// It is ``GLMModel/loss(inputIds:positionIds:mask:targets:lossMask:labelSmoothing:)`` on the
+    /// batch, so only rows with loss reach the vocabulary projection.
+    /// `normalizer` replaces the batch's loss-mask sum as the denominator (a data-parallel part of
+    /// a batch divides by the whole batch's).
+    public static func loss(model: GLMModel, batch: EncodedBatch, labelSmoothing: Float = 0.1, normalizer: Double? = nil) throws -> Tensor {
+        guard !batch.lossRows.isEmpty else { throw TaskError.setting("the batch has no target tokens to train on") }
+        let shape = [batch.batchSize, batch.length]
+        return try model.loss(inputIds: batch.inputIds, positionIds: batch.positionIds, mask: batch.mask,
+                              targets: Tensor(int32: batch.targets, shape: shape), lossMask: Tensor(batch.lossMask, shape: shape),
+                              labelSmoothing: labelSmoothing, normalizer: normalizer)
     }
 }

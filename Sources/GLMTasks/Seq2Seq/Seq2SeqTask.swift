@@ -121,3 +121,94 @@ public struct Seq2SeqSettings: Sendable, Equatable, Codable {
         self.blankMaskRatio = blankMaskRatio
     }
 }
+
+import GLM
+
+extension Seq2SeqTask {
+    /// How the official evaluator decodes this task with `settings` (docs/official-glm.md §6.2,
+    /// §6.3), as a setting of the one decoder (``FillEngine``):
+    /// - `DecoderEvaluater` (every task but blank): beam search with `numBeams` beams (a beam
+    ///   search even with one), `lengthPenalty`, `noRepeatNgramSize` and `minTargetLength` on the
+    ///   generated tokens, at most `targetLength` tokens, eop the only end token (`--select-topk`,
+    ///   which every official script sets: the top 2·beams candidates each step);
+    /// - `BlankLMEvaluater` (blank): greedy, every blank of a context one stream of at most
+    ///   `targetLength` tokens (earlier fills and the sops between them count), the n-gram ban and the
+    ///   minimum length on that stream, eop the only end token.
+    public func generationConfig(_ settings: Seq2SeqSettings) -> GenerationConfig {
+        var c = GenerationConfig()
+        c.stopAtEos = false
+        c.maxNewTokens = settings.targetLength
+        c.minNewTokens = settings.minTargetLength
+        c.noRepeatNgram = settings.noRepeatNgramSize
+        c.lengthPenalty = Float(settings.lengthPenalty)
+        if layout == .blank {
+            c.greedy = true
+            c.blanksAsOneStream = true
+        } else {
+            c.numBeams = settings.numBeams
+            c.beamSearch = true
+        }
+        return c
+    }
+}
+
+/// Settings a command or a run changes from a task's official ones (nil keeps the task's).
+public struct Seq2SeqOverrides: Sendable, Equatable, Codable {
+    public var sourceLength: Int?
+    public var targetLength: Int?
+    public var numBeams: Int?
+    public var lengthPenalty: Double?
+    public var noRepeatNgram: Int?
+    public var minTargetLength: Int?
+    public var labelSmoothing: Double?
+    public var maskRatio: Double?
+
+    public init(sourceLength: Int? = nil, targetLength: Int? = nil, numBeams: Int? = nil, lengthPenalty: Double? = nil,
+                noRepeatNgram: Int? = nil, minTargetLength: Int? = nil, labelSmoothing: Double? = nil, maskRatio: Double? = nil) {
+        self.sourceLength = sourceLength; self.targetLength = targetLength; self.numBeams = numBeams
+        self.lengthPenalty = lengthPenalty; self.noRepeatNgram = noRepeatNgram; self.minTargetLength = minTargetLength
+        self.labelSmoothing = labelSmoothing; self.maskRatio = maskRatio
+    }
+}
+
+extension Seq2SeqTask {
+    /// The official settings with `overrides` applied, checked; errors name the flag
+    /// (`--source-length`, …). With `positions` (the model's max_sequence_length), lengths not
+    /// given are capped at it (the official code would grow the position table instead, which a
+    /// trained model does not have) and lengths given beyond it are refused; the task's minimum
+    /// target length follows a shorter target length, an explicit one must fit it.
+    public func settings(_ o: Seq2SeqOverrides, positions: Int? = nil) throws -> Seq2SeqSettings {
+        func bad(_ m: String) -> TaskError { .setting(m) }
+        var s = settings
+        if let v = o.sourceLength { s.sourceLength = v } else if let p = positions { s.sourceLength = min(s.sourceLength, p) }
+        if let v = o.targetLength { s.targetLength = v } else if let p = positions { s.targetLength = min(s.targetLength, p) }
+        if let v = o.numBeams {
+            guard self != .blank else { throw bad("--num-beams: blank infilling decodes greedily (the official BlankLMEvaluater)") }
+            s.numBeams = v
+        }
+        if let v = o.lengthPenalty { s.lengthPenalty = v }
+        if let v = o.noRepeatNgram { s.noRepeatNgramSize = v }
+        if let v = o.minTargetLength { s.minTargetLength = v } else { s.minTargetLength = min(s.minTargetLength, s.targetLength) }
+        if let v = o.labelSmoothing { s.labelSmoothing = v }
+        if let v = o.maskRatio { s.blankMaskRatio = v }
+        guard s.sourceLength > 0 else { throw bad("--source-length must be positive, got \(s.sourceLength)") }
+        guard s.targetLength > 0 else { throw bad("--target-length must be positive, got \(s.targetLength)") }
+        guard s.numBeams >= 1 else { throw bad("--num-beams must be at least 1, got \(s.numBeams)") }
+        guard s.lengthPenalty.isFinite else { throw bad("--length-penalty must be a finite number") }
+        guard s.noRepeatNgramSize >= 0 else { throw bad("--no-repeat-ngram must be ≥ 0, got \(s.noRepeatNgramSize)") }
+        guard s.minTargetLength >= 0, s.minTargetLength <= s.targetLength else {
+            throw bad("--min-target-length must be in [0, target length \(s.targetLength)], got \(s.minTargetLength)")
+        }
+        guard s.labelSmoothing >= 0, s.labelSmoothing < 1 else { throw bad("--label-smoothing must be in [0, 1), got \(s.labelSmoothing)") }
+        if self == .blank || o.maskRatio != nil {
+            guard s.blankMaskRatio > 0, s.blankMaskRatio < 1 else { throw bad("--mask-ratio must be in (0, 1), got \(s.blankMaskRatio)") }
+        }
+        if let p = positions {
+            if let v = o.sourceLength, v > p { throw bad("--source-length \(v) is longer than the model's max_sequence_length \(p)") }
+            if let v = o.targetLength, v > p {
+                throw bad("--target-length \(v) is longer than the model's max_sequence_length \(p) (block positions 1…n)")
+            }
+        }
+        return s
+    }
+}

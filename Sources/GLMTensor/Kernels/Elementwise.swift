@@ -146,9 +146,14 @@ extension CPUKernels {
     @discardableResult
     public static func clipGradNorm(_ buffer: UnsafeMutablePointer<Float>, count: Int, maxNorm: Float) -> Float {
         let norm = Float(sumOfSquares(buffer, count: count).squareRoot())
-        let coef = maxNorm / (norm + 1e-6)
-        if coef < 1 || coef.isNaN { scale(buffer, count: count, factor: coef) }
+        if let coef = clipCoefficient(norm: norm, maxNorm: maxNorm) { scale(buffer, count: count, factor: coef) }
         return norm
+    }
+
+    /// The factor `maxNorm / (norm + 1e-6)` that clipping scales by, or nil when it is ≥ 1 (no clipping).
+    public static func clipCoefficient(norm: Float, maxNorm: Float) -> Float? {
+        let coef = maxNorm / (norm + 1e-6)
+        return coef < 1 || coef.isNaN ? coef : nil
     }
 }
 

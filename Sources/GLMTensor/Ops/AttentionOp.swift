@@ -66,7 +66,7 @@ extension Ops {
         if p > 0, let rng {
             dropped = Tensor(uninitialized: probs.shape)
             dropSeed = rng.seed
-            dropOffset = rng.advance(probs.count)
+            dropOffset = rng.advance(probs.count, leadingRows: b)
             Backend.current.dropoutForward(probs.floats, dropped.floats, mask: nil, count: probs.count, p: p, seed: dropSeed, offset: dropOffset)
         }
         let ctx = Tensor(uninitialized: [b, s, h])

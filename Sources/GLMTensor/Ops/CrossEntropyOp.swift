@@ -10,8 +10,13 @@ extension Ops {
     /// With `labelSmoothing` ε > 0 each row's loss is `(1 − ε)·CE + ε·mean_v(−log p_v)`, the
     /// official seq2seq fine-tuning loss (docs/official-glm.md §6.2), gradient
     /// `(softmax − (1 − ε)·onehot − ε/V)·mask/Σmask`.
+    ///
+    /// `normalizer`, when given, replaces `Σ_i mask_i` as the denominator: a data-parallel process
+    /// holding part of a batch divides by the mask sum of the WHOLE batch, so the processes'
+    /// losses and gradients add up to those of the whole batch.
     public static func crossEntropy(_ logits: Tensor, targets: Tensor, lossMask: Tensor,
-                                    overwriteLogits: Bool = false, labelSmoothing: Float = 0) throws -> Tensor {
+                                    overwriteLogits: Bool = false, labelSmoothing: Float = 0,
+                                    normalizer: Double? = nil) throws -> Tensor {
         guard logits.rank == 2 else { throw TensorError.invalidArgument(op: "crossEntropy", message: "logits shape \(logits.shape) is not [n, V]") }
         let n = logits.shape[0], v = logits.shape[1]
         guard targets.count == n, targets.dtype == .i32 else {
@@ -23,6 +28,9 @@ extension Ops {
         try checkF32("crossEntropy", logits)
         guard labelSmoothing >= 0, labelSmoothing < 1 else {
             throw TensorError.invalidArgument(op: "crossEntropy", message: "label smoothing \(labelSmoothing) outside [0, 1)")
+        }
+        if let normalizer, !(normalizer > 0 && normalizer.isFinite) {
+            throw TensorError.invalidArgument(op: "crossEntropy", message: "normalizer \(normalizer) is not a positive number")
         }
         let lc = logits.contiguous(), tc = targets.contiguous(), mc = lossMask.contiguous()
         var maskSum = 0.0
@@ -37,11 +45,12 @@ extension Ops {
         let losses = Tensor(uninitialized: [n])
         var dl: Tensor? = nil
         if wantGrad { dl = overwriteLogits ? lc : Tensor(uninitialized: [n, v]) }
-        let gradScale: Float = maskSum > 0 ? Float(1 / maskSum) : 0
+        let denominator = normalizer ?? maskSum
+        let gradScale: Float = denominator > 0 ? Float(1 / denominator) : 0
         let (lossSum, _) = Backend.current.crossEntropyForwardBackward(
             logits: lc.floats, ldLogits: v, targets: tc.int32s, lossMask: mc.floats, n: n, V: v,
             losses: losses.floats, dLogits: dl?.floats, ldDLogits: nil, gradScale: gradScale, labelSmoothing: labelSmoothing)
-        let loss = try Tensor([maskSum > 0 ? Float(lossSum / maskSum) : 0], shape: [1])
+        let loss = try Tensor([denominator > 0 ? Float(lossSum / denominator) : 0], shape: [1])
         guard let dl else { return loss }
         return Autograd.record("crossEntropy", output: loss, inputs: [logits]) { node in
             let up = node.outputGrad.floats[0]

@@ -69,14 +69,15 @@ extension Ops {
 
     /// Inverted dropout: zeroes each element with probability `p` and scales the rest by
     /// 1/(1−p). The mask comes from `rng`'s counter stream, so backward regenerates it instead of
-    /// storing it.
+    /// storing it. The leading dimension of `x` is the batch: with ``RandomState/rows`` set, row r
+    /// draws what row `first + r` of the whole batch would.
     public static func dropout(_ x: Tensor, p: Float, rng: RandomState) throws -> Tensor {
         guard p >= 0, p < 1 else { throw TensorError.invalidArgument(op: "dropout", message: "p = \(p) not in [0, 1)") }
         if p == 0 { return x }
         try checkF32("dropout", x)
         let xc = x.contiguous()
         let y = Tensor(uninitialized: x.shape)
-        let offset = rng.advance(x.count)
+        let offset = rng.advance(x.count, leadingRows: x.shape.first ?? 1)
         let seed = rng.seed
         Backend.current.dropoutForward(xc.floats, y.floats, mask: nil, count: y.count, p: p, seed: seed, offset: offset)
         return Autograd.record("dropout", output: y, inputs: [x]) { node in

@@ -22,9 +22,13 @@ extension Ops {
     }
 
     /// The Euclidean norm of every element (summed in Double).
-    public static func norm(_ x: Tensor) -> Double {
+    public static func norm(_ x: Tensor) -> Double { sumOfSquares(x).squareRoot() }
+
+    /// The sum of the squares of every element, in Double (the norm of a sharded buffer is the
+    /// root of the shards' sums).
+    public static func sumOfSquares(_ x: Tensor) -> Double {
         let c = x.contiguous().converted(to: .f32)
-        return Backend.current.sumOfSquares(c.floats, count: c.count).squareRoot()
+        return Backend.current.sumOfSquares(c.floats, count: c.count)
     }
 
     /// Multiplies every element in place (a contiguous f32 tensor).
@@ -54,6 +58,23 @@ extension Tensor {
     public func fillNormal(mean: Float = 0, std: Float, seed: UInt64, offset: UInt64) {
         precondition(dtype == .f32 && isContiguous, "fillNormal needs a contiguous f32 tensor")
         CounterRNG.fillNormal(floats, count: count, mean: mean, std: std, seed: seed, offset: offset)
+    }
+}
+
+extension Tensor {
+    /// Elements `range` of a contiguous tensor as a flat view `[range.count]` sharing its storage
+    /// (a shard of a flat buffer: gradients, values, optimizer moments).
+    public func elements(_ range: Range<Int>) -> Tensor {
+        precondition(isContiguous && range.lowerBound >= 0 && range.upperBound <= count, "elements \(range) of a tensor of \(count)")
+        return Tensor(storage: storage, shape: [range.count], offset: offset + range.lowerBound, dtype: dtype)
+    }
+}
+
+extension Ops {
+    /// The clipping factor of ``clipGradNorm(_:maxNorm:)`` for a gradient of norm `norm`
+    /// (nil: no clipping), for callers that compute the norm of a sharded gradient themselves.
+    public static func clipCoefficient(norm: Float, maxNorm: Float) -> Float? {
+        CPUKernels.clipCoefficient(norm: norm, maxNorm: maxNorm)
     }
 }
 

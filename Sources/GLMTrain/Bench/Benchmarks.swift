@@ -2,7 +2,9 @@ import Foundation
 import GLM
 import GLMData
 import GLMNN
+import GLMTasks
 import GLMTensor
+import GLMTokenizers
 
 /// The measurements behind `glm bench`: GEMM rates, one GLM layer forward+backward with its
 /// MFU, full GLM-Base training steps and cached decoding.
@@ -93,6 +95,22 @@ public enum Benchmarks {
             r.set("decode_\(tag)_f32_batch8_tokens_per_s", tps8)
             log(String(format: "%@ decode (ctx 128, 64 new, b8, f32): %.1f tokens/s", shapes.model, tps8))
         }
+        if parts.contains("seq2seq") {
+            let e = try seq2seqEval(config: modelConfig, source: 256, newTokens: 32, beams: 4, examples: 8, batch: 4,
+                                    repeats: max(1, min(repeats, 2)))
+            r.set("seq2seq_eval_\(tag)_examples_per_s", e)
+            log(String(format: "%@ seq2seq eval (src 256, 32 new, beam 4, 8 examples 4 at a time, f32): %.3f examples/s", shapes.model, e))
+        }
+        if parts.contains("finetune") {
+            guard let root = TrainConfig.bundledResourcesRoot() else {
+                throw TrainError.config("the finetune measurement needs the bundled BERT vocabulary (Resources/tokenizers); run from the repository")
+            }
+            let tok = try GLMTokenizer(folder: root.appendingPathComponent("Resources/tokenizers/bert-base-uncased"))
+            let eps = try FinetuneBenchmark.copa(config: modelConfig, tokenizer: tok, seq: min(256, modelConfig.maxSequenceLength),
+                                                 repeats: max(2, min(repeats, 3)))
+            r.set("finetune_copa_\(tag)_f32_examples_per_s", eps)
+            log(String(format: "%@ COPA fine-tuning step (16 examples × 2 choices × 256, f32): %.2f examples/s", shapes.model, eps))
+        }
         if parts.contains("data") {
             let c = try CollatorBenchmark.run(config: .glmBase, seqLength: 512, batchSize: 16, minBatches: 20, minSeconds: 1)
             r.set("collator_tokens_per_s", c.tokensPerSecond)
@@ -167,6 +185,43 @@ public enum Benchmarks {
         // rows with loss (half of them here; the loss ignores the others, so they are not computed).
         let perToken = 3 * (Double(config.numLayers) * layerFlopsPerToken(hidden: h, seq: seq) + 0.5 * 2 * Double(h * config.vocabSize))
         return (Double(n) / s, perToken)
+    }
+
+    /// Seq2seq evaluation decoding as ``Seq2SeqEvaluator`` runs it on the one decoder: `examples`
+    /// random sources of `source` tokens (`[CLS] [MASK]` then text, the summary layout), beam search
+    /// with `beams` beams, `batch` sources decoded together; eop is banned until `newTokens` tokens
+    /// and eos is not an end token, so every example generates exactly `newTokens` tokens on every
+    /// beam and the work does not depend on the (random) weights. Examples per second over the whole
+    /// decode, context passes included (median of `repeats` after one warm-up example).
+    public static func seq2seqEval(config: GLMConfig, source: Int, newTokens: Int, beams: Int, examples: Int, batch: Int,
+                                   repeats: Int) throws -> Double {
+        let model = try GLMModel(config: config)
+        var g = GLMRandom(seed: 7)
+        // Made-up ids (pad = eos = 0, [CLS] 1, [MASK] 2, sop 3, eop 4, text ≥ 10): any vocabulary will do.
+        let text = min(config.vocabSize, 30000) - 10
+        let contexts = (0..<examples).map { _ in [1, 2] + (2..<source).map { _ in 10 + g.int(below: text) } }
+        var cfg = GenerationConfig()
+        cfg.beamSearch = true
+        cfg.numBeams = beams
+        cfg.minNewTokens = newTokens
+        cfg.maxNewTokens = newTokens
+        cfg.stopAtEos = false
+        let tokens = BlankFillingTokens(sop: 3, eop: 4, eos: 0, masks: [2])
+        func run(_ n: Int) throws {
+            let fills = try Seq2SeqEvaluator.decode(model: model, contexts: Array(contexts.prefix(n)), maskPositions: [Int](repeating: 1, count: n),
+                                                    tokens: tokens, config: cfg, batchSize: batch)
+            guard fills.allSatisfy({ $0.tokens.count == newTokens }) else {
+                throw GLMError.invalidInput("seq2seq bench: a prediction did not get exactly \(newTokens) tokens")
+            }
+        }
+        try run(1)
+        var ts: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = now()
+            try run(examples)
+            ts.append(now() - t0)
+        }
+        return Double(examples) / ts.sorted()[ts.count / 2]
     }
 
     /// Greedy decoding of `batch` sequences with the KV cache: a `context`-token bidirectional

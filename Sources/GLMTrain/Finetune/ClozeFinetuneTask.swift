@@ -42,6 +42,27 @@ public final class ClozeFinetuneTask: FinetuneTask {
         }
     }
 
+    /// Data-parallel: every rank encodes the whole micro-batch (cheap) to know its width and
+    /// sequence count, then batches its samples at that width; the loss divides by the whole
+    /// batch's sample count and the dropout window counts sequences (choices) of the whole batch.
+    public func trainingBatch(_ indices: [Int], part: BatchPart) throws -> TrainingBatch {
+        guard !part.isWhole else { return try trainingBatch(indices) }
+        let samples = try indices.map { try encoder.encode(training[$0], training: true) }
+        let mine = part.range(rows: samples.count)
+        let width = samples.flatMap { $0.choices.map(\.length) }.max() ?? 0
+        let sequences = samples.reduce(0) { $0 + $1.choices.count }
+        guard !mine.isEmpty else { return .empty(tokens: sequences * width, label: task.name) }
+        let before = samples[..<mine.lowerBound].reduce(0) { $0 + $1.choices.count }
+        let batch = try ClozeBatch(Array(samples[mine]), width: width)
+        let head = self.head, total = samples.count
+        var b = TrainingBatch(tokens: sequences * width, label: task.name,
+                              rows: RowWindow(first: before, count: batch.sequenceCount, total: sequences)) { model in
+            try head.forward(model: model, batch: batch, samples: total).loss
+        }
+        b.someRanksIdle = samples.count < part.count
+        return b
+    }
+
     public func evaluate(model: GLMModel) throws -> [(String, Double)] {
         guard !dev.isEmpty else { return [] }
         let r = try ClozeEvaluator.evaluate(model: model, encoder: encoder, examples: dev, head: head, batchSize: evalBatchSize)

@@ -45,6 +45,22 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
     public var bf16: Bool = false
     /// Stop (saving) after this many seconds of training, 0 for none.
     public var timeLimit: Double = 0
+    /// Data-parallel settings (ZeRO stage, bucket size) for runs under mpirun; nil: the defaults.
+    public var parallel: ParallelOptions?
+    /// `--task seq2seq`: the official task whose layout and settings apply (default `xsum`).
+    /// The seq2seq and blank-infilling source length is ``seqLength``.
+    public var seq2seqTask: String?
+    /// Seq2seq and blank infilling: the target length, decoding settings of the dev evaluation, the
+    /// loss's label smoothing and the blank mask ratio (nil: the task's official values).
+    public var targetLength: Int?
+    public var numBeams: Int?
+    public var lengthPenalty: Double?
+    public var noRepeatNgram: Int?
+    public var minTargetLength: Int?
+    public var labelSmoothing: Double?
+    public var maskRatio: Double?
+    /// Seq2seq: the task-mask layout ([sMASK]).
+    public var taskMask: Bool?
 
     public init() {}
 
@@ -57,7 +73,9 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
         }
         var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as! [String: Any]
         let known = Set(merged.keys).union(["devData", "tokenizer", "epochs", "batchSize", "learningRate", "warmup", "weightDecay",
-                                            "beta1", "beta2", "eps", "clipGrad", "dropout", "seqLength", "patternId", "evalBatchSize"])
+                                            "beta1", "beta2", "eps", "clipGrad", "dropout", "seqLength", "patternId", "evalBatchSize",
+                                            "seq2seqTask", "targetLength", "numBeams", "lengthPenalty", "noRepeatNgram",
+                                            "minTargetLength", "labelSmoothing", "maskRatio", "taskMask", "parallel"])
         if let bad = patch.keys.sorted().first(where: { !known.contains($0) }) {
             throw TrainError.config("\(url.path): unknown key \"\(bad)\"")
         }
@@ -74,9 +92,9 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
     /// Checks the settings that do not need the task or the data.
     public func validate() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw TrainError.config(msg) } }
-        try need(!task.isEmpty, "no task: pass --task (boolq cb copa multirc record rte wic wsc bigbench, or a task file)")
+        try need(!task.isEmpty, "no task: pass --task (boolq cb copa multirc record rte wic wsc bigbench, seq2seq, blank-infill, or a task file)")
         try need(!model.isEmpty, "no model: pass --model <pretrained model folder>")
-        try need(!trainData.isEmpty, "no training data: pass --train <file> (or --data <folder> with train.jsonl)")
+        try need(!trainData.isEmpty, "no training data: pass --train <file> (or --data <folder> with train.jsonl, train.source or train.txt)")
         try need(epochs.map { $0 > 0 && $0 <= 1_000_000 } ?? true, "epochs must be in 1…1000000, got \(epochs ?? 0)")
         try need(batchSize.map { $0 > 0 && $0 <= 1 << 20 } ?? true, "batch-size must be in 1…1048576, got \(batchSize ?? 0)")
         try need(gradientAccumulation > 0 && gradientAccumulation <= 1 << 20, "grad-accum must be in 1…1048576, got \(gradientAccumulation)")
@@ -91,6 +109,7 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
         try need(evalBatchSize.map { $0 > 0 } ?? true, "eval-batch-size must be positive")
         try need(saveEvery >= 0 && keepCheckpoints > 0, "save-every must be ≥ 0 and keep-checkpoints positive")
         try need(timeLimit >= 0 && timeLimit.isFinite, "time-limit must be ≥ 0 seconds")
+        try parallel?.validate()
     }
 }
 

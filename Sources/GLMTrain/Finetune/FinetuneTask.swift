@@ -13,27 +13,41 @@ public protocol FinetuneTask: AnyObject {
     var trainingExampleCount: Int { get }
     /// The micro-batch of training examples `indices` (into the training set), with its loss.
     func trainingBatch(_ indices: [Int]) throws -> TrainingBatch
+    /// This rank's part of the global micro-batch `indices` under data parallelism, following
+    /// ``BatchPart``'s convention (its samples padded as the whole batch's, its loss divided by the
+    /// whole batch's count, its rows' dropout window). The default serves ``BatchPart/whole`` only.
+    func trainingBatch(_ indices: [Int], part: BatchPart) throws -> TrainingBatch
     /// Dev metrics, the first of which chooses the best checkpoint (higher is better), with
     /// `eval_` keys for the metrics log (e.g. `[("eval_accuracy", 81.2)]`); empty without dev data.
     func evaluate(model: GLMModel) throws -> [(String, Double)]
 }
 
+extension FinetuneTask {
+    public func trainingBatch(_ indices: [Int], part: BatchPart) throws -> TrainingBatch {
+        guard part.isWhole else { throw TrainError.config("task \(name) cannot be trained data-parallel yet (run it in one process)") }
+        return try trainingBatch(indices)
+    }
+}
+
 /// The epochs of a fine-tuning run as a ``BatchSource``: epoch e visits the training examples in
 /// a permutation seeded by (seed, e), `batchSize` at a time (the last micro-batch of an epoch may
 /// be smaller, as the official `drop_last=False` loader), so micro-batch k is a pure function of
-/// (seed, k) and a resumed run sees exactly the batches it would have.
+/// (seed, k) and a resumed run sees exactly the batches it would have. Data-parallel: every rank
+/// draws the same global micro-batch and trains its ``BatchPart`` of it.
 public final class EpochBatches: BatchSource {
     public let task: FinetuneTask
     public let batchSize: Int
     public let seed: UInt64
+    public let part: BatchPart
     /// Micro-batches per epoch: ⌈examples / batchSize⌉.
     public let perEpoch: Int
     private var cache: (epoch: Int, order: [Int])?
 
-    public init(task: FinetuneTask, batchSize: Int, seed: UInt64) {
+    public init(task: FinetuneTask, batchSize: Int, seed: UInt64, part: BatchPart = .whole) {
         self.task = task
         self.batchSize = batchSize
         self.seed = seed
+        self.part = part
         perEpoch = (task.trainingExampleCount + batchSize - 1) / batchSize
     }
 
@@ -50,7 +64,7 @@ public final class EpochBatches: BatchSource {
     public func batch(_ index: Int) throws -> TrainingBatch {
         let epoch = index / perEpoch, j = index % perEpoch
         let order = order(epoch: epoch)
-        return try task.trainingBatch(Array(order[(j * batchSize)..<min((j + 1) * batchSize, order.count)]))
+        return try task.trainingBatch(Array(order[(j * batchSize)..<min((j + 1) * batchSize, order.count)]), part: part)
     }
 }
 
@@ -82,11 +96,17 @@ public final class BestModelObserver: TrainingObserver {
         }
     }
 
+    /// Whether this observer scores the dev set after step `e` (of `accumulation` micro-batches):
+    /// at the end of every `every`-th epoch and after the last step.
+    public func evaluates(after e: StepEvent, accumulation accum: Int) -> Bool {
+        let before = (e.state.dataCursor - accum) / perEpoch, after = e.state.dataCursor / perEpoch
+        return (after > before && after % every == 0) || e.isLast
+    }
+
     public func stepEnded(_ e: StepEvent, loop: TrainingLoop) throws {
         let accum = loop.options.gradientAccumulation
-        let before = (e.state.dataCursor - accum) / perEpoch, after = e.state.dataCursor / perEpoch
-        let epochEnded = after > before && after % every == 0
-        guard epochEnded || e.isLast else { return }
+        let after = e.state.dataCursor / perEpoch
+        guard evaluates(after: e, accumulation: accum) else { return }
         let values = try task.evaluate(model: loop.model)
         last = values
         guard let first = values.first else { return }

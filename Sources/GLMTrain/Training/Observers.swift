@@ -25,6 +25,7 @@ public final class MetricsObserver: TrainingObserver {
         metrics.write([("step", e.state.step), ("loss", r.loss), ("lr", r.lr), ("grad_norm", r.gradNorm),
                        ("tokens_per_s", (e.recentTokensPerSecond * 10).rounded() / 10), ("mode", r.label),
                        ("tokens", e.state.tokens), ("elapsed_s", (e.state.elapsed * 100).rounded() / 100)]
+                      + (r.commSeconds.map { [("comm_s", ($0 * 10_000).rounded() / 10_000)] } ?? [])
                       + (r.skipped ? [("skipped", "non-finite loss or gradient")] : []))
         tensorboard.scalar("train/loss", r.loss, step: e.state.step)
         tensorboard.scalar("train/lr", Float(r.lr), step: e.state.step)
@@ -75,22 +76,35 @@ public final class ProgressObserver: TrainingObserver {
 }
 
 /// Checkpoints every `every` steps and at the last step (`checkpoints/step-N`, `latest`), keeping
-/// the newest `keep`.
+/// the newest `keep`. In a data-parallel run every rank has one and they save together
+/// (``DataParallel/saveCheckpoint(_:model:optimizer:state:tokenizerFiles:keep:)``: rank 0 writes).
 public final class CheckpointObserver: TrainingObserver {
     let checkpoints: RunCheckpoints
     let every: Int
     let keep: Int
     let tokenizerFiles: [URL]
+    let parallel: DataParallel?
     public private(set) var lastSaved: Int?
 
-    public init(checkpoints: RunCheckpoints, every: Int, keep: Int, tokenizerFiles: [URL]) {
+    public init(checkpoints: RunCheckpoints, every: Int, keep: Int, tokenizerFiles: [URL], parallel: DataParallel? = nil) {
         self.checkpoints = checkpoints; self.every = every; self.keep = keep; self.tokenizerFiles = tokenizerFiles
+        self.parallel = parallel
     }
 
     public func stepEnded(_ e: StepEvent, loop: TrainingLoop) throws {
         guard (every > 0 && e.state.step % every == 0) || e.isLast else { return }
-        try checkpoints.save(model: loop.model, optimizer: loop.optimizer, state: e.state, tokenizerFiles: tokenizerFiles, keep: keep)
-        lastSaved = e.state.step
+        try save(loop.model, loop.optimizer, e.state)
+    }
+
+    /// Saves `state` now (also used for the final checkpoint of a run stopped between checkpoints).
+    public func save(_ model: GLMModel, _ optimizer: AdamW, _ state: TrainerState) throws {
+        if let parallel {
+            try parallel.saveCheckpoint(checkpoints, model: model, optimizer: optimizer, state: state,
+                                        tokenizerFiles: tokenizerFiles, keep: keep)
+        } else {
+            try checkpoints.save(model: model, optimizer: optimizer, state: state, tokenizerFiles: tokenizerFiles, keep: keep)
+        }
+        lastSaved = state.step
     }
 }
 

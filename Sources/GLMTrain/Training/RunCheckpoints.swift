@@ -16,10 +16,16 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var tokens: Int
     /// Seconds of training so far (for throughput and ETA across restarts).
     public var elapsed: Double
+
+    public init(step: Int, dataCursor: Int, dropoutSeed: UInt64, dropoutOffset: UInt64, tokens: Int, elapsed: Double) {
+        self.step = step; self.dataCursor = dataCursor; self.dropoutSeed = dropoutSeed; self.dropoutOffset = dropoutOffset
+        self.tokens = tokens; self.elapsed = elapsed
+    }
 }
 
-/// A run folder's checkpoints: `checkpoints/step-N/` (an HF-shaped model folder plus
-/// `optimizer.safetensors` and `trainer_state.json`) and `latest`, the pointer written last.
+/// A run folder's checkpoints: `checkpoints/step-N/` (an HF-shaped model folder plus the
+/// optimizer moments — `optimizer.safetensors`, or one shard file per rank from a ZeRO-1 run,
+/// see ``OptimizerCheckpoint`` — and `trainer_state.json`) and `latest`, the pointer written last.
 ///
 /// Each checkpoint is written under a temporary name and renamed into place, then `latest` is
 /// replaced by rename, so a crash at any moment leaves the previous checkpoint as `latest`.
@@ -41,16 +47,21 @@ public struct RunCheckpoints {
         return dir
     }
 
-    public func save(model: GLMModel, optimizer: AdamW, state: TrainerState, tokenizerFiles: [URL], keep: Int) throws {
+    /// Writes `checkpoints/step-N` and points `latest` at it. `writeOptimizer`, given the folder
+    /// being written, writes the optimizer moments instead of `optimizer` (a ZeRO-1 run's rank 0
+    /// gathers every rank's shard there); by default `optimizer`'s own moments are written.
+    public func save(model: GLMModel, optimizer: AdamW, state: TrainerState, tokenizerFiles: [URL], keep: Int,
+                     writeOptimizer: ((URL) throws -> Void)? = nil) throws {
         let name = "step-\(state.step)"
         let dest = folder.appendingPathComponent(name)
         try AtomicFolder.replace(dest) { tmp in
             try model.write(into: tmp, tokenizerFiles: tokenizerFiles)
-            let n = model.store.totalCount
-            try SafeTensors.write([
-                "exp_avg": TensorData(dtype: .f32, shape: [n], floats: optimizer.m.toArray()),
-                "exp_avg_sq": TensorData(dtype: .f32, shape: [n], floats: optimizer.v.toArray()),
-            ], to: tmp.appendingPathComponent("optimizer.safetensors"), metadata: ["step": "\(optimizer.step)"])
+            if let writeOptimizer {
+                try writeOptimizer(tmp)
+            } else {
+                try OptimizerCheckpoint.write(m: optimizer.m.floats, v: optimizer.v.floats, range: optimizer.shard,
+                                              total: model.store.totalCount, step: optimizer.step, shard: 0, of: 1, into: tmp)
+            }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(state).write(to: tmp.appendingPathComponent("trainer_state.json"))
@@ -84,8 +95,8 @@ public struct RunCheckpoints {
         }
     }
 
-    /// Loads weights, optimizer moments and state from `dir` into `model` and `optimizer`.
-    /// The checkpoint's model shape must equal the run's.
+    /// Loads weights, optimizer moments (the optimizer's shard, from either layout) and state
+    /// from `dir` into `model` and `optimizer`. The checkpoint's model shape must equal the run's.
     public func restore(_ dir: URL, model: GLMModel, optimizer: AdamW) throws -> TrainerState {
         let saved: GLMConfig
         do { saved = try GLMConfig.load(dir.appendingPathComponent("config.json")) } catch {
@@ -100,12 +111,7 @@ public struct RunCheckpoints {
         do {
             try model.loadWeights(SafeTensors.read(dir.appendingPathComponent("model.safetensors")), source: dir.path)
         } catch { throw TrainError.checkpoint("\(error)") }
-        let opt = try SafeTensors.read(dir.appendingPathComponent("optimizer.safetensors"))
-        guard let m = opt["exp_avg"], let v = opt["exp_avg_sq"], m.count == model.store.totalCount, v.count == m.count else {
-            throw TrainError.checkpoint("\(dir.path)/optimizer.safetensors does not match the model's \(model.store.totalCount) parameters")
-        }
-        try optimizer.m.assign(m.floats())
-        try optimizer.v.assign(v.floats())
+        try OptimizerCheckpoint.Reader(dir: dir, total: model.store.totalCount).restore(into: optimizer)
         let state: TrainerState
         do {
             state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: dir.appendingPathComponent("trainer_state.json")))

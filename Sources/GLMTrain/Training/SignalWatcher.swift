@@ -1,35 +1,46 @@
-import Dispatch
 import Foundation
+import Synchronization
 
-/// Turns SIGINT and SIGTERM into a flag the training loop polls between steps, so a stop request
-/// finishes the current step, saves a checkpoint and exits cleanly instead of dying mid-write.
+/// The last stop signal received, written by the signal handler (an atomic store is
+/// async-signal-safe) and read by the training thread between steps.
+private let receivedStopSignal = Atomic<Int32>(0)
+
+/// Turns stop signals (SIGINT and SIGTERM by default) into a flag the training loop polls
+/// between steps, so a stop request finishes the current step, saves a checkpoint and exits
+/// cleanly instead of dying mid-write.
+///
+/// A plain signal handler that only stores the signal number: a libdispatch signal source was not
+/// delivered at all in processes running MPI (its progress threads take the signal first).
 public final class SignalWatcher: @unchecked Sendable {
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
-    private var received: Int32 = 0
+    private let watched: [Int32]
 
-    public init() {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { [weak self] in
-                guard let self else { return }
-                self.lock.lock(); self.received = sig; self.lock.unlock()
-            }
-            s.resume()
-            sources.append(s)
+    public init(signals: [Int32] = [SIGINT, SIGTERM]) {
+        watched = signals
+        receivedStopSignal.store(0, ordering: .sequentiallyConsistent)
+        for sig in signals {
+            var action = sigaction()
+            #if os(Linux)
+            action.__sigaction_handler.sa_handler = SignalWatcher.handler
+            #else
+            action.__sigaction_u.__sa_handler = SignalWatcher.handler
+            #endif
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(sig, &action, nil)
         }
+    }
+
+    private static let handler: @convention(c) (Int32) -> Void = { sig in
+        receivedStopSignal.store(sig, ordering: .sequentiallyConsistent)
     }
 
     /// The signal received, or nil.
     public var stopRequested: Int32? {
-        lock.lock(); defer { lock.unlock() }
-        return received == 0 ? nil : received
+        let s = receivedStopSignal.load(ordering: .sequentiallyConsistent)
+        return s == 0 ? nil : s
     }
 
     deinit {
-        for s in sources { s.cancel() }
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        for sig in watched { signal(sig, SIG_DFL) }
     }
 }

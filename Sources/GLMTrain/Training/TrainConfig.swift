@@ -53,6 +53,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var timeLimit: Double = 0
     /// Blanks filled at the end, from held-out text.
     public var demoSentences: Int = 4
+    /// Data-parallel settings (ZeRO stage, bucket size) for runs under mpirun; nil: the defaults.
+    public var parallel: ParallelOptions?
 
     public init() {}
 
@@ -60,7 +62,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         case modelPreset, model, data, validationData, tokenizer, objective, seqLength, batchSize, gradientAccumulation
         case steps, learningRate, warmup, decaySteps, decayStyle, minLRRatio, beta1, beta2, eps, weightDecay, clipGrad
         case dropout, seed, saveEvery, evalEvery, evalBatches, keepCheckpoints, bf16, initFrom, output, timeLimit
-        case demoSentences
+        case demoSentences, parallel
     }
 
     /// The model shape this config trains.
@@ -107,6 +109,7 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         try need(saveEvery >= 0 && evalEvery >= 0, "save-every and eval-every must be ≥ 0")
         try need(keepCheckpoints > 0, "keep-checkpoints must be positive")
         try need(!data.isEmpty, "no training data: pass --data <shard folder or text files>")
+        try parallel?.validate()
         _ = try collatorConfig()
     }
 }

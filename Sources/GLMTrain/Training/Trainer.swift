@@ -1,6 +1,7 @@
 import Foundation
 import GLM
 import GLMData
+import GLMDistributed
 import GLMNN
 import GLMTensor
 import GLMTokenizers
@@ -19,6 +20,12 @@ public struct TrainSummary: Sendable {
 /// one ``TrainingLoop`` fed with blank-infilling batches and watched by the metrics, progress,
 /// held-out-loss and checkpoint observers; at the end the model folder, the loss curve and a
 /// blank-filling demo on held-out text.
+///
+/// Given a communicator of several ranks (processes started by mpirun) it trains data-parallel:
+/// rank 0 checks and writes the run folder, logs, evaluates and checkpoints; every rank trains
+/// its rows of each global batch (``BatchPart``), and ``DataParallel`` sums the gradients. Setup
+/// failures on any rank stop every rank with the reason (``Communicator/agree(_:)``), and ranks
+/// that disagree on config or data are named before training starts (``RunAgreement``).
 public final class Trainer {
     public let config: TrainConfig
     public let runDir: URL
@@ -34,28 +41,112 @@ public final class Trainer {
     let schedule: AnnealingLR
     var state: TrainerState
     let log: (String) -> Void
+    /// The ranks training together (alone: ``LocalCommunicator``).
+    public let comm: Communicator
+    /// Data-parallel training, when there are several ranks.
+    public let parallel: DataParallel?
 
     /// Validates everything, prepares text data into shards, builds the model (from
     /// `initFrom` if given) and, with `resume`, restores the latest checkpoint. Nothing is
-    /// written to the run folder until every check has passed.
-    public init(config: TrainConfig, resume: Bool, log: @escaping (String) -> Void) throws {
-        try config.validate()
+    /// written to the run folder until every check has passed. With several ranks in `comm`,
+    /// every rank calls this; only rank 0 logs (through `log`) and writes the run folder.
+    public init(config: TrainConfig, resume: Bool, communicator: Communicator = LocalCommunicator(),
+                log: @escaping (String) -> Void) throws {
+        comm = communicator
+        let distributed = communicator.size > 1
+        let isRoot = communicator.isRoot
+        self.log = isRoot ? log : { _ in }
         self.config = config
-        self.log = log
-        let fm = FileManager.default
-        runDir = URL(fileURLWithPath: config.output).standardizedFileURL
-        checkpoints = RunCheckpoints(runDir: runDir)
+        let runDir = URL(fileURLWithPath: config.output).standardizedFileURL
+        let checkpoints = RunCheckpoints(runDir: runDir)
+        self.runDir = runDir
+        self.checkpoints = checkpoints
+        try communicator.agree { try config.validate() }
         let modelConfig = try config.resolvedModel()
 
-        // Checks that need no writing come first.
+        // Rank 0 checks the run folder and prepares the data first; then the other ranks open
+        // the data (a shared file system hands them rank 0's prepared shards; otherwise each
+        // prepares its own copy in its run folder).
+        var opened: OpenedData?
+        try communicator.agree {
+            if isRoot { opened = try Trainer.checkAndOpen(config: config, resume: resume, runDir: runDir, checkpoints: checkpoints,
+                                                        writesRunFolder: true, log: log) }
+        }
+        try communicator.agree {
+            if !isRoot { opened = try Trainer.checkAndOpen(config: config, resume: resume, runDir: runDir, checkpoints: checkpoints,
+                                                         writesRunFolder: false, log: { _ in }) }
+        }
+        guard let data = opened else { throw TrainError.data("internal: no data opened") }
+        train = data.train
+        valid = data.valid
+        validText = data.validText
+        tokenizer = data.tokenizer
+        tokenizerFiles = data.tokenizer?.files ?? []
+        collator = try BlockCollator(config: config.collatorConfig(), dataset: data.train, seqLength: config.seqLength)
+
+        let model = try GLMModel(config: modelConfig, seed: config.seed)
+        self.model = model
+        let options = config.parallel ?? ParallelOptions()
+        parallel = distributed ? DataParallel(comm: communicator, store: model.store, options: options) : nil
+        if distributed {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            let manifests = [("train", data.train), ("valid", data.valid)].compactMap { name, ds in
+                ds.map { (name, Digest64.of(((try? enc.encode($0.manifest)) ?? Data()))) }
+            }
+            let first = BatchLoader.makeBatch(0, dataset: data.train, collator: collator, batchSize: config.batchSize, seed: config.seed)
+            var batchDigest = Digest64()
+            first.inputIds.withUnsafeBytes { batchDigest.update(words: $0.baseAddress!, count: first.inputIds.count) }
+            try RunAgreement.check(communicator, claim: RunAgreement.Claim(
+                config: String(decoding: try enc.encode(config), as: UTF8.self),
+                data: Dictionary(uniqueKeysWithValues: manifests), firstBatch: batchDigest.value, parameters: model.store.totalCount))
+            try parallel?.part.check(batchSize: config.batchSize)
+        }
+        try communicator.agree {
+            if isRoot, let initFrom = config.initFrom {
+                let src = try GLMModel.load(URL(fileURLWithPath: initFrom), config: modelConfig)
+                try model.loadWeights(src.stateDict(), source: initFrom)
+                log("initialised from \(initFrom)")
+            }
+        }
+        optimizer = AdamW(store: model.store, beta1: config.beta1, beta2: config.beta2, eps: config.eps,
+                          weightDecay: config.weightDecay, decays: model.weightDecayFlags, shard: parallel?.optimizerShard)
+        schedule = config.lrSchedule()
+        state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
+        if let start = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel) {
+            state = start.state
+            log("resumed from \(start.from?.lastPathComponent ?? "a checkpoint") (step \(state.step))")
+        }
+        model.bf16 = config.bf16
+        if isRoot {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFolder.writeFile(enc.encode(config), to: runDir.appendingPathComponent("config.json"))
+        }
+    }
+
+    /// The tokenizer and datasets of a run.
+    struct OpenedData {
+        var tokenizer: GLMTokenizer?
+        var train: ShardDataset
+        var valid: ShardDataset?
+        var validText: [String]
+    }
+
+    /// The checks that need no writing, then the data (text is tokenised once into the run
+    /// folder). `writesRunFolder`: this process owns the run folder (checks it and creates it).
+    static func checkAndOpen(config: TrainConfig, resume: Bool, runDir: URL, checkpoints: RunCheckpoints,
+                             writesRunFolder: Bool, log: (String) -> Void) throws -> OpenedData {
+        let fm = FileManager.default
+        let modelConfig = try config.resolvedModel()
         var isDir: ObjCBool = false
-        if fm.fileExists(atPath: runDir.path, isDirectory: &isDir) {
+        if writesRunFolder, fm.fileExists(atPath: runDir.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw TrainError.io("--output \(runDir.path) exists and is not a folder") }
             if !resume, (try? checkpoints.latest()) != nil {
                 throw TrainError.io("\(runDir.path) already holds a run with checkpoints; pass --resume to continue it or choose another --output")
             }
         }
-        if resume, try checkpoints.latest() == nil, fm.fileExists(atPath: runDir.path) == false {
+        if writesRunFolder, resume, try checkpoints.latest() == nil, fm.fileExists(atPath: runDir.path) == false {
             throw TrainError.checkpoint("--resume: \(runDir.path) does not exist")
         }
         var tok: GLMTokenizer? = nil
@@ -67,48 +158,25 @@ public final class Trainer {
         for p in config.data + config.validationData where !fm.fileExists(atPath: p) {
             throw TrainError.data("\(p) does not exist")
         }
-        try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
-        guard fm.isWritableFile(atPath: runDir.path) else { throw TrainError.io("--output \(runDir.path) is not writable") }
+        if writesRunFolder {
+            try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
+            guard fm.isWritableFile(atPath: runDir.path) else { throw TrainError.io("--output \(runDir.path) is not writable") }
+        }
 
         let trainSet = try Self.openData(config.data, name: "train", tokenizer: &tok,
                                           tokenizerFolder: config.tokenizer.map { URL(fileURLWithPath: $0) }, runDir: runDir, log: log)
-        train = trainSet
+        var valid: ShardDataset?
+        var validText: [String] = []
         if !config.validationData.isEmpty {
             valid = try Self.openData(config.validationData, name: "valid", tokenizer: &tok,
                                      tokenizerFolder: config.tokenizer.map { URL(fileURLWithPath: $0) }, runDir: runDir, log: log)
             validText = Self.readTexts(config.validationData)
-        } else {
-            valid = nil
-            validText = []
         }
-        tokenizer = tok
-        tokenizerFiles = tok?.files ?? []
         let numTokens = trainSet.manifest.tokenizer.numTokens
         guard numTokens <= modelConfig.vocabSize else {
             throw TrainError.config("the data's tokenizer has \(numTokens) tokens but the model's vocab_size is \(modelConfig.vocabSize)")
         }
-        collator = try BlockCollator(config: config.collatorConfig(), dataset: trainSet, seqLength: config.seqLength)
-
-        model = try GLMModel(config: modelConfig, seed: config.seed)
-        if let initFrom = config.initFrom {
-            let src = try GLMModel.load(URL(fileURLWithPath: initFrom), config: modelConfig)
-            try model.loadWeights(src.stateDict(), source: initFrom)
-            log("initialised from \(initFrom)")
-        }
-        optimizer = AdamW(store: model.store, beta1: config.beta1, beta2: config.beta2, eps: config.eps,
-                          weightDecay: config.weightDecay, decays: model.weightDecayFlags)
-        schedule = config.lrSchedule()
-        state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
-        if resume, let dir = try checkpoints.latest() {
-            checkpoints.removeStaleTemporaries()
-            state = try checkpoints.restore(dir, model: model, optimizer: optimizer)
-            model.rng.seek(to: state.dropoutOffset)
-            log("resumed from \(dir.lastPathComponent) (step \(state.step))")
-        }
-        model.bf16 = config.bf16
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFolder.writeFile(enc.encode(config), to: runDir.appendingPathComponent("config.json"))
+        return OpenedData(tokenizer: tok, train: trainSet, valid: valid, validText: validText)
     }
 
     /// Shard folder as is; text files/folders tokenised once into `runDir/data/<name>`.
@@ -177,14 +245,17 @@ public final class Trainer {
     }
 
     /// Runs until `config.steps`, a stop signal, or the time limit; saves a final checkpoint and
-    /// the final model folder (`runDir/model`).
+    /// the final model folder (`runDir/model`). Every rank of a data-parallel run calls it;
+    /// rank 0 alone logs, evaluates, writes and fills the demo blanks.
     public func run() throws -> TrainSummary {
+        let isRoot = comm.isRoot
         let progress = ProgressObserver(totalSteps: config.steps)
         let say: (String) -> Void = { [log] in progress.interrupt(); log($0) }
-        let metrics = try MetricsObserver(runDir: runDir, resumedAt: state.step, title: "GLM pretraining: \(runDir.lastPathComponent)")
-        var observers: [TrainingObserver] = [metrics, progress]
+        var observers: [TrainingObserver] = []
         var heldOut: EvaluationObserver?
-        if valid != nil {
+        let metrics = isRoot ? try MetricsObserver(runDir: runDir, resumedAt: state.step, title: "GLM pretraining: \(runDir.lastPathComponent)") : nil
+        if let metrics { observers += [metrics, progress] }
+        if isRoot, valid != nil {
             let e = EvaluationObserver(every: config.evalEvery, metrics: metrics, say: say, describe: { step, v in
                 String(format: "step %d: held-out Part B loss %.4f (ppl %.1f)", step, v[0].1, Foundation.exp(v[0].1))
             }, evaluate: { [unowned self] _ in
@@ -193,8 +264,14 @@ public final class Trainer {
             observers.append(e)
             heldOut = e
         }
-        observers.append(CheckpointObserver(checkpoints: checkpoints, every: config.saveEvery, keep: config.keepCheckpoints,
-                                            tokenizerFiles: tokenizerFiles))
+        let saver = CheckpointObserver(checkpoints: checkpoints, every: config.saveEvery, keep: config.keepCheckpoints,
+                                       tokenizerFiles: tokenizerFiles, parallel: parallel)
+        observers.append(saver)
+        if let parallel {
+            let every = [config.evalEvery, config.saveEvery].filter { $0 > 0 }
+            observers += parallel.runObservers(say: say, checkpoints: checkpoints, resumeCommand: "glm pretrain --output \(runDir.path) --resume",
+                                               waitsForRankZero: { e in every.contains { e.state.step % $0 == 0 } })
+        }
         let loader = try BatchLoader(dataset: train, collator: collator, batchSize: config.batchSize, seed: config.seed,
                                      cursor: state.dataCursor, prefetch: 4)
         defer { loader.stop() }
@@ -203,9 +280,11 @@ public final class Trainer {
         options.clipGrad = config.clipGrad
         options.timeLimit = config.timeLimit
         let loop = TrainingLoop(model: model, optimizer: optimizer, schedule: schedule, state: state, options: options,
-                                source: PretrainBatches(loader: loader), observers: observers)
-        log("training \(model.config.numLayers) layers × \(model.config.hiddenSize) hidden (\(model.store.totalCount) parameters) for \(config.steps) steps, batch \(config.batchSize)×\(config.gradientAccumulation), seq \(config.seqLength)\(config.bf16 ? ", bf16 matmuls" : "")")
-        let startElapsed = state.elapsed, startTokens = state.tokens
+                                source: PretrainBatches(loader: loader, part: parallel?.part ?? .whole), observers: observers,
+                                parallel: parallel)
+        let ranks = parallel.map { p in ", \(comm.size) ranks × \(config.batchSize / comm.size)\(config.batchSize % comm.size == 0 ? "" : "–\(config.batchSize / comm.size + 1)") rows\(p.shardsOptimizer ? ", ZeRO-1" : "")" } ?? ""
+        log("training \(model.config.numLayers) layers × \(model.config.hiddenSize) hidden (\(model.store.totalCount) parameters) for \(config.steps) steps, batch \(config.batchSize)×\(config.gradientAccumulation), seq \(config.seqLength)\(config.bf16 ? ", bf16 matmuls" : "")\(ranks)")
+        let startElapsed = state.elapsed, startTokens = state.tokens, startStep = state.step
         let reason = try loop.run()
         state = loop.state
         switch reason {
@@ -213,14 +292,16 @@ public final class Trainer {
         case let .signal(s): log("signal \(s): stopped after step \(state.step), checkpoint saved")
         case .finished: break
         }
-        if state.step > 0, (try? checkpoints.latest())??.lastPathComponent != "step-\(state.step)" {
+        if state.step > 0, state.step != (saver.lastSaved ?? startStep) {
             // Stopped before the first step's checkpoint (or between checkpoints): save where we are.
-            try checkpoints.save(model: model, optimizer: optimizer, state: state, tokenizerFiles: tokenizerFiles,
-                                 keep: config.keepCheckpoints)
+            try comm.unwatched { try saver.save(model, optimizer, state) }
         }
-        try model.save(to: runDir.appendingPathComponent("model"), tokenizerFiles: tokenizerFiles)
         let stopped: Int32? = { if case let .signal(s) = reason { return s }; return nil }()
-        let demo = stopped == nil ? try fillDemo() : []
+        var demo: [(masked: String, filled: String)] = []
+        if isRoot {
+            try model.save(to: runDir.appendingPathComponent("model"), tokenizerFiles: tokenizerFiles)
+            demo = stopped == nil ? try fillDemo() : []
+        }
         let total = Double(state.tokens - startTokens) / max(state.elapsed - startElapsed, 1e-9)
         return TrainSummary(steps: state.step, finalLoss: loop.last?.loss ?? .nan, evalLoss: heldOut?.last.first?.1,
                             tokensPerSecond: total, stoppedBySignal: stopped, demo: demo)
@@ -244,21 +325,31 @@ public final class Trainer {
     }
 }
 
-/// The pretraining batch stream as a ``BatchSource``: micro-batch k is the loader's batch k.
+/// The pretraining batch stream as a ``BatchSource``: micro-batch k is the loader's batch k, or
+/// this rank's rows of it (``BatchPart``).
 final class PretrainBatches: BatchSource {
     let loader: BatchLoader
-    init(loader: BatchLoader) { self.loader = loader }
+    let part: BatchPart
+    init(loader: BatchLoader, part: BatchPart = .whole) { self.loader = loader; self.part = part }
 
     func batch(_ index: Int) throws -> TrainingBatch {
         // The loader prefetches consecutive batches from the resume cursor; anything else is computed directly.
-        let b = index == loader.cursor ? loader.next() : loader.batch(index)
+        let whole = index == loader.cursor ? loader.next() : loader.batch(index)
+        let window = part.window(rows: whole.batchSize)
+        if part.range(rows: whole.batchSize).isEmpty { return .empty(tokens: whole.batchSize * whole.seqLength, label: whole.mode.rawValue) }
+        let b = window.map { whole.rows($0.range) } ?? whole
+        // Summed as the loss sums the mask (Double, row order): the same denominator bit for bit.
+        let normalizer = part.normalizer(wholeBatchMask: whole.lossMask.reduce(0.0) { $0 + Double($1) })
         let n = b.batchSize, s = b.seqLength
         let ids = try Tensor(int32: b.inputIds, shape: [n, s]), pos = try Tensor(int32: b.positionIds, shape: [n, 2, s])
         let targets = try Tensor(int32: b.targets, shape: [n, s]), mask = try Tensor(b.lossMask, shape: [n, s])
         let seps = b.seps
-        return TrainingBatch(tokens: n * s, label: b.mode.rawValue) { model in
-            try model.loss(inputIds: ids, positionIds: pos, mask: .separators(seps), targets: targets, lossMask: mask)
+        var batch = TrainingBatch(tokens: whole.batchSize * s, label: b.mode.rawValue, rows: window) { model in
+            try model.loss(inputIds: ids, positionIds: pos, mask: .separators(seps), targets: targets, lossMask: mask,
+                           normalizer: normalizer)
         }
+        batch.someRanksIdle = whole.batchSize < part.count
+        return batch
     }
 }
 

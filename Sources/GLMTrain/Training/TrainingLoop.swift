@@ -4,23 +4,46 @@ import GLMNN
 import GLMTensor
 
 /// One micro-batch, ready to train on: the model's loss for it, and what the logs say about it.
+///
+/// Under data parallelism it is this process's part of the global micro-batch (see
+/// ``BatchPart``): `loss` is the part's share of the global loss, `rows` its place in the global
+/// batch, `tokens` the global batch's.
 public struct TrainingBatch {
-    /// Tokens in the micro-batch (padding included), for throughput.
+    /// Tokens in the (global) micro-batch, padding included, for throughput.
     public var tokens: Int
     /// A label for the metrics (the collator mode in pretraining, the task in fine-tuning).
     public var label: String
+    /// Which rows of the global micro-batch these are (nil: all of them). The step sets the
+    /// model's dropout stream to them while `loss` runs, so masks follow the global row.
+    public var rows: RowWindow?
+    /// The global micro-batch has fewer rows than there are ranks, so some rank's part is empty
+    /// (every rank knows this from the global batch): the ranks then align their dropout streams.
+    public var someRanksIdle = false
     /// The scalar loss `[1]` of this micro-batch, computed on `model` with autograd on.
     public var loss: (GLMModel) throws -> Tensor
 
-    public init(tokens: Int, label: String, loss: @escaping (GLMModel) throws -> Tensor) {
-        self.tokens = tokens; self.label = label; self.loss = loss
+    public init(tokens: Int, label: String, rows: RowWindow? = nil, loss: @escaping (GLMModel) throws -> Tensor) {
+        self.tokens = tokens; self.label = label; self.rows = rows; self.loss = loss
+    }
+
+    /// A data-parallel rank's empty part of a global micro-batch (fewer rows than ranks): loss 0,
+    /// no gradient, no forward pass.
+    public static func empty(tokens: Int, label: String) -> TrainingBatch {
+        var b = TrainingBatch(tokens: tokens, label: label) { _ in try Tensor([0], shape: [1]) }
+        b.someRanksIdle = true
+        return b
     }
 }
 
 /// Where a run's micro-batches come from: micro-batch `index` (counted over the whole run) is a
 /// pure function of the index, so a run resumed at cursor c sees exactly the batches it would have.
+///
+/// Data-parallel runs split every global micro-batch across the ranks: a source built with a
+/// ``BatchPart`` builds global micro-batch `index` (the same on every rank) and returns its
+/// part's rows, following the convention documented on ``BatchPart``.
 public protocol BatchSource: AnyObject {
-    /// The micro-batch at `index`; called with consecutive indices from the resume cursor on.
+    /// The micro-batch at `index` (this process's part of it); called with consecutive indices
+    /// from the resume cursor on.
     func batch(_ index: Int) throws -> TrainingBatch
 }
 
@@ -49,6 +72,8 @@ public struct StepResult: Sendable {
     public var label: String
     /// The update was skipped because the loss or the gradient was not finite.
     public var skipped: Bool
+    /// Seconds spent in collectives (data-parallel runs only).
+    public var commSeconds: Double?
 }
 
 /// Why a run ended.
@@ -59,15 +84,19 @@ public enum StopReason: Sendable, Equatable {
 }
 
 /// One optimizer step: forward and backward over the micro-batches (gradients averaged), an
-/// optional gradient hook (data-parallel reduction), clipping, the learning rate of the step,
-/// and the update, which is skipped when the loss or the gradient norm is not finite.
+/// optional gradient hook, clipping, the learning rate of the step, and the update, which is
+/// skipped when the loss or the gradient norm is not finite. With ``parallel`` set the ranks'
+/// gradients and losses are summed first, and clipping and the update are data-parallel
+/// (``DataParallel``).
 public struct TrainingStep {
     public let model: GLMModel
     public let optimizer: AdamW
     public let schedule: AnnealingLR
     public var clipGrad: Float
-    /// Runs after backward, before clipping, on the summed gradients (e.g. an all-reduce).
+    /// Runs after backward (and the data-parallel reduction), before clipping, on the summed gradients.
     public var gradientHook: ((ParameterStore) throws -> Void)?
+    /// Data-parallel training (nil: this process trains alone).
+    public var parallel: DataParallel?
 
     public init(model: GLMModel, optimizer: AdamW, schedule: AnnealingLR, clipGrad: Float) {
         self.model = model; self.optimizer = optimizer; self.schedule = schedule; self.clipGrad = clipGrad
@@ -75,29 +104,44 @@ public struct TrainingStep {
 
     /// Trains step `step` (1-based) on `batches`; `shouldStop` is asked between micro-batches and
     /// a true answer abandons the step before its update (returns nil: nothing changed but the
-    /// gradients, so a checkpoint of the previous step resumes exactly).
+    /// gradients, so a checkpoint of the previous step resumes exactly). Data-parallel steps are
+    /// never abandoned (the ranks would wait for each other); the loop stops them between steps.
     public func run(step: Int, batches: [() throws -> TrainingBatch], shouldStop: () -> Bool = { false }) throws -> StepResult? {
         model.store.zeroGrad()
         let n = batches.count
         let scale = try Tensor([1 / Float(n)], shape: [1])
         var lossSum: Float = 0, tokens = 0, label = ""
         for next in batches {
-            if shouldStop() { return nil }
+            if parallel == nil && shouldStop() { return nil }
             let b = try next()
+            model.rng.rows = b.rows
+            defer { model.rng.rows = nil }
             let loss = try b.loss(model)
-            try loss.backward(n == 1 ? nil : scale)
+            if loss.requiresGrad { try loss.backward(n == 1 ? nil : scale) }   // an empty part has no graph
+            if let parallel, b.someRanksIdle { try parallel.syncDropout(model.rng) }
             lossSum += loss.item
             tokens += b.tokens
             label = b.label
         }
-        try gradientHook?(model.store)
+        let gradNorm: Float
+        if let parallel {
+            try parallel.reduceGradients(model.store)
+            lossSum = try parallel.sumLoss(lossSum)
+            try gradientHook?(model.store)
+            gradNorm = try parallel.clip(model.store, maxNorm: clipGrad)
+        } else {
+            try gradientHook?(model.store)
+            gradNorm = clipGrad > 0 ? clipGradNorm(model.store, maxNorm: clipGrad) : Float(Ops.norm(model.store.grads))
+        }
         let loss = lossSum / Float(n)
-        let gradNorm = clipGrad > 0 ? clipGradNorm(model.store, maxNorm: clipGrad) : Float(Ops.norm(model.store.grads))
         // The official scheduler steps after the update: update k runs with the rate of t = k − 1.
         let lr = schedule.lr(at: step - 1)
         let skip = !(loss.isFinite && gradNorm.isFinite)
-        if !skip { optimizer.update(lr: lr) }
-        return StepResult(loss: loss, gradNorm: gradNorm, lr: lr, tokens: tokens, label: label, skipped: skip)
+        if !skip {
+            if let parallel { try parallel.update(optimizer, store: model.store, lr: lr) } else { optimizer.update(lr: lr) }
+        }
+        return StepResult(loss: loss, gradNorm: gradNorm, lr: lr, tokens: tokens, label: label, skipped: skip,
+                          commSeconds: parallel?.takeCommSeconds())
     }
 }
 
@@ -144,11 +188,14 @@ public final class TrainingLoop {
     public private(set) var last: StepResult?
     let signals: SignalWatcher?
 
-    /// `watchSignals` turns SIGINT/SIGTERM into a clean stop (a library user embedding the loop
-    /// may prefer to handle signals itself).
+    /// `watchSignals` turns SIGINT/SIGTERM (and SIGUSR1) into a clean stop (a library user
+    /// embedding the loop may prefer to handle signals itself). Data-parallel loops (`parallel`)
+    /// stop cleanly on SIGUSR1 only, which mpirun forwards to every rank: the ranks agree after
+    /// each step on whether any of them was asked to stop. (mpirun answers SIGINT/SIGTERM by
+    /// terminating every rank within seconds, too soon for a checkpoint.)
     public init(model: GLMModel, optimizer: AdamW, schedule: AnnealingLR, state: TrainerState, options: LoopOptions,
                 source: BatchSource, observers: [TrainingObserver], watchSignals: Bool = true,
-                gradientHook: ((ParameterStore) throws -> Void)? = nil) {
+                gradientHook: ((ParameterStore) throws -> Void)? = nil, parallel: DataParallel? = nil) {
         self.model = model
         self.optimizer = optimizer
         self.source = source
@@ -157,8 +204,9 @@ public final class TrainingLoop {
         self.observers = observers
         var s = TrainingStep(model: model, optimizer: optimizer, schedule: schedule, clipGrad: options.clipGrad)
         s.gradientHook = gradientHook
+        s.parallel = parallel
         step = s
-        signals = watchSignals ? SignalWatcher() : nil
+        signals = watchSignals ? SignalWatcher(signals: parallel == nil ? [SIGINT, SIGTERM, SIGUSR1] : [SIGUSR1]) : nil
     }
 
     /// Runs until `options.steps`, a stop signal or the time limit.
@@ -186,14 +234,14 @@ public final class TrainingLoop {
             state.step += 1
             state.dataCursor += accum
             state.tokens += result.tokens
-            state.dropoutOffset = model.rng.offset
             state.elapsed = startElapsed + Date().timeIntervalSince(t0)
             last = result
             windowTokens += result.tokens
             let windowTime = Date().timeIntervalSince(windowStart)
             let recent = Double(windowTokens) / max(windowTime, 1e-9)
             if windowTime > 10 { windowTokens = 0; windowStart = Date() }
-            let stop = stopReason()
+            let stop = try step.parallel.map { try $0.agree(on: stopReason()) } ?? stopReason()
+            state.dropoutOffset = model.rng.offset
             let event = StepEvent(result: result, state: state, recentTokensPerSecond: recent,
                                   tokensPerSecond: Double(state.tokens - startTokens) / max(state.elapsed - startElapsed, 1e-9),
                                   isLast: state.step == options.steps || stop != nil)

@@ -71,13 +71,22 @@ public struct WordPieceTokenizer: TextTokenizer {
     ///
     /// Lines end at `\n`, `\r\n` or `\r`, as in the official `load_vocab`, which reads the file in
     /// Python's text mode (universal newlines; docs/official-glm.md §3.1; official
-    /// data_utils/wordpiece.py:load_vocab): a vocabulary saved on Windows gives the same ids.
+    /// data_utils/wordpiece.py:load_vocab): a vocabulary saved on Windows gives the same ids. With
+    /// the Python semantics each line is `strip()`ped at both ends as there; with the Hugging Face
+    /// one, trailing whitespace only (`tokenizers`' `trim_end`).
     public init(vocabFile: URL, options: Options = Options()) throws {
         let text = try FileIO.readText(vocabFile)
+        let python: Bool
+        if case .pythonBasicTokenizer = options.semantics { python = true } else { python = false }
         var lines = FileIO.lines(text).map { line -> String in
-            var s = Substring(line)
-            while let last = s.unicodeScalars.last, last.properties.isWhitespace { s = s.dropLast() }
-            return String(s)
+            var s = line.unicodeScalars[...]
+            if python {
+                while let first = s.first, GLMTokenizer.isPythonSpace(first) { s = s.dropFirst() }
+                while let last = s.last, GLMTokenizer.isPythonSpace(last) { s = s.dropLast() }
+            } else {
+                while let last = s.last, last.properties.isWhitespace { s = s.dropLast() }
+            }
+            return String(String.UnicodeScalarView(s))
         }
         if lines.last == "" { lines.removeLast() }
         if lines.isEmpty { throw TokenizerError.malformed(file: vocabFile.path, line: nil, reason: "empty vocabulary") }

@@ -29,6 +29,15 @@ import GLMTokenizers
         #expect(w.encode("hello") == [5])
     }
 
+    /// Lines are stripped at both ends, as the official `token.strip()` does (Python semantics).
+    @Test func vocabularyLinesAreStrippedLikePython() throws {
+        let dir = try tempFolder(["vocab.txt": "[PAD]\n [UNK]\t\n[CLS]\n[SEP]\n\u{1C}[MASK]\u{1F}\n  hello  \n"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let t = try GLMTokenizer(folder: dir)
+        #expect(t.commands.unk == 1 && t.commands.mask == 4)
+        #expect(t.text.token(for: 5) == "hello")
+    }
+
     /// CRLF `merges.txt` (and `vocab.bpe`) give the ids of the LF files.
     @Test func crlfMergesGiveTheSameIds() throws {
         let bpe = try String(contentsOf: Paths.gpt2.appendingPathComponent("vocab.bpe"), encoding: .utf8)

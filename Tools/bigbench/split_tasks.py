@@ -1,4 +1,4 @@
-"""Splits the bundled BIG-bench multiple-choice tasks into train and dev files (BIG-bench's own
+"""Splits the bundled BIG-bench tasks (multiple choice, and GEM XSum's generation) into train and dev files (BIG-bench's own
 task.json format), deterministically: a seeded shuffle, 70 % train, 30 % dev. BIG-bench ships no
 train split; fine-tuning needs one.
 
@@ -9,13 +9,13 @@ import os
 import random
 
 ROOT = "Resources/eval/bigbench"
-TASKS = ["cause_and_effect/one_sentence", "presuppositions_as_nli", "strategyqa"]
+TASKS = ["cause_and_effect/one_sentence", "presuppositions_as_nli", "strategyqa", "gem_xsum"]
 
 for task in TASKS:
     path = os.path.join(ROOT, task, "task.json")
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    examples = [e for e in data["examples"] if "target_scores" in e]
+    examples = [e for e in data["examples"] if "target_scores" in e or "target" in e]
     order = list(range(len(examples)))
     random.Random(1234).shuffle(order)
     cut = round(0.7 * len(order))

@@ -53,9 +53,12 @@ struct BenchCommand: AsyncParsableCommand {
         shapes.model = model
         shapes.batch = batch
         shapes.seq = seq
-        let quiet = json
+        // With --json the table goes to stderr and stdout holds the one JSON object.
+        let show: @Sendable (String) -> Void = { [json] line in
+            if json { FileHandle.standardError.write(Data((line + "\n").utf8)) } else { print(line) }
+        }
         var report = try Benchmarks.run(parts: parts.subtracting(["serve"]), repeats: repeats, shapes: shapes) { line in
-            if !quiet { print(line) }
+            show(line)
         }
         if parts.contains("serve") {
             // A random model of the preset's shape with the bundled BERT vocabulary (GLM-Base's).
@@ -65,7 +68,7 @@ struct BenchCommand: AsyncParsableCommand {
             }
             let tokenizer = try GLMTokenizer(folder: root.appendingPathComponent("Resources/tokenizers/bert-base-uncased"))
             let results = try await ServeBenchmark.run(config: config, tokenizer: tokenizer, clients: [1, 16], seconds: serveSeconds) { line in
-                if !quiet { print(line) }
+                show(line)
             }
             let tag = model.replacingOccurrences(of: "-", with: "_")
             for r in results {

@@ -121,9 +121,12 @@ final class MatmulPrimitive {
             dnnl_exec_arg_t(arg: DNNL_ARG_WEIGHTS, memory: wei),
             dnnl_exec_arg_t(arg: DNNL_ARG_DST, memory: dst),
         ]
-        let st = dnnl_primitive_execute(primitive, stream, Int32(args.count), &args)
+        let st = SignalShield.run {
+            let st = dnnl_primitive_execute(primitive, stream, Int32(args.count), &args)
+            dnnl_stream_wait(stream)
+            return st
+        }
         precondition(st == dnnl_success, "oneDNN: matmul execution failed (\(st))")
-        dnnl_stream_wait(stream)
     }
 
     deinit {

@@ -28,14 +28,26 @@ public enum GEMM {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        SignalShield.run {
+            unshieldedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                            beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// ``sgemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` for a caller already inside
+    /// ``SignalShield/run(_:)``.
+    private static func unshieldedSgemm(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         if m == 0 || n == 0 { return }
         if k == 0 {
             if beta == 0 { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
             else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
             return
         }
-        let status = dnnl_sgemm(transA ? 84 : 78, transB ? 84 : 78,
-                                Int64(m), Int64(n), Int64(k), alpha,
+        let status = dnnl_sgemm(transA ? 84 : 78, transB ? 84 : 78, Int64(m), Int64(n), Int64(k), alpha,
                                 a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
         precondition(status == dnnl_success, "dnnl_sgemm failed (\(status)) for m=\(m) n=\(n) k=\(k)")
     }
@@ -48,10 +60,12 @@ public enum GEMM {
         b: UnsafePointer<Float>, ldb: Int, strideB: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int
     ) {
-        for i in 0..<count {
-            sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                  a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb,
-                  beta: beta, c: c + i * strideC, ldc: ldc)
+        SignalShield.run {
+            for i in 0..<count {
+                unshieldedSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                      a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb,
+                      beta: beta, c: c + i * strideC, ldc: ldc)
+            }
         }
     }
 }

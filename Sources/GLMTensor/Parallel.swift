@@ -77,6 +77,7 @@ enum OpenMP {
         @usableFromInline let parallel: ParallelFn
         let threadNum: IntFn
         let numThreads: IntFn
+        let maxThreads: IntFn
     }
 
     @usableFromInline
@@ -89,9 +90,9 @@ enum OpenMP {
     @usableFromInline static let runtime: Runtime? = {
         guard let handle = dlopen(nil, RTLD_NOW),
               let p = dlsym(handle, "GOMP_parallel"), let t = dlsym(handle, "omp_get_thread_num"),
-              let n = dlsym(handle, "omp_get_num_threads") else { return nil }
+              let n = dlsym(handle, "omp_get_num_threads"), let x = dlsym(handle, "omp_get_max_threads") else { return nil }
         return Runtime(parallel: unsafeBitCast(p, to: ParallelFn.self), threadNum: unsafeBitCast(t, to: IntFn.self),
-                       numThreads: unsafeBitCast(n, to: IntFn.self))
+                       numThreads: unsafeBitCast(n, to: IntFn.self), maxThreads: unsafeBitCast(x, to: IntFn.self))
     }()
 
     /// Runs on every thread of the region: takes this thread's share of the job.

@@ -150,8 +150,10 @@ struct EvaluateCommand: ParsableCommand {
 
     private func evaluateCloze(_ t: ClozeTask) throws {
         let url = URL(fileURLWithPath: data)
-        let (tok, _) = try tokenizerAndConfig()
-        let seq = seqLength ?? t.defaults.seqLength
+        let (tok, config) = try tokenizerAndConfig()
+        // The task's official length, cut to the model's positions when it does not fit (a length
+        // asked for with --seq-length is never cut: it is refused below).
+        let seq = seqLength ?? min(t.defaults.seqLength, config?.maxSequenceLength ?? t.defaults.seqLength)
         // Everything about the data is checked before the model loads.
         let encoder = try ClozeEncoder(task: t, tokenizer: tok, seqLength: seq, patternId: patternId)
         let examples = try t.read(url, split: DataSplit.evaluation(forFile: url.lastPathComponent))

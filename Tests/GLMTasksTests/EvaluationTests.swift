@@ -126,6 +126,11 @@ import GLMTasks
         let lib = try ClozeEvaluator.evaluate(model: Self.model(), encoder: ClozeEncoder(task: task, tokenizer: Self.tokenizer(), seqLength: 32),
                                               examples: task.read(Self.sentimentData, split: .dev), head: ClozeHead(), batchSize: 16)
         #expect(summary["accuracy"] == .double(lib.metrics[0].value) || summary["accuracy"] == .int(Int(lib.metrics[0].value)))
+        // Without --seq-length the task's default (longer than this model's 32 positions) is cut
+        // to the model's max_sequence_length: the same run.
+        let fitted = try Self.run(["evaluate", "--model", Self.modelFolder.path, "--task", Self.sentimentTask.path, "--data", Self.sentimentData.path])
+        #expect(fitted.rc == 0, "\(fitted.err)")
+        #expect(fitted.out == r.out)
         let lines = try String(contentsOf: preds, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
         #expect(lines.count == 5)
         #expect(lines.map { $0["guid"] } == (0..<5).map { .string("dev-\($0)") })

@@ -66,12 +66,12 @@ let package = Package(
         .target(name: "GLMTokenizers", dependencies: ["GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLM", dependencies: ["GLMNN", "GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMData", dependencies: ["GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
-        .target(name: "GLMTasks", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),
+        .target(name: "GLMTasks", dependencies: ["GLM", "GLMData", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks", "GLMDistributed"], swiftSettings: kernelSettings),
         .target(
             name: "GLMServe",
             dependencies: [
-                "GLM", "GLMTokenizers",
+                "GLM", "GLMTokenizers", "GLMSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,9 +92,9 @@ let package = Package(
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),
         .testTarget(name: "GLMTests", dependencies: ["GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),
-        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks"]),
+        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLMSystem"]),
         .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain"]),
-        .testTarget(name: "GLMServeTests", dependencies: ["GLMServe", "GLM", "GLMTokenizers"]),
+        .testTarget(name: "GLMServeTests", dependencies: ["GLMServe", "GLM", "GLMTokenizers", "GLMSystem"]),
         .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTrain"]),
     ],
     swiftLanguageModes: [.v6]

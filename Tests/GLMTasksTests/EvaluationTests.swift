@@ -4,6 +4,7 @@ import GLM
 import GLMTensor
 import GLMTokenizers
 import GLMTasks
+import GLMSystem
 
 /// Scoring a task with a model: the evaluator against the head applied sample by sample, batching
 /// invariance, choices split over several passes, and `glm evaluate` / `glm cloze` end to end on the

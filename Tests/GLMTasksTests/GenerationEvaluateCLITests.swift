@@ -3,6 +3,7 @@ import Testing
 import GLM
 import GLMTokenizers
 import GLMTasks
+import GLMSystem
 
 /// `glm evaluate --task seq2seq|blank-infill|lambada|perplexity` and `glm cloze` printing their
 /// inputs, end to end on the tiny model of ``EvaluationTests`` (V = 128, P = 32, a 100-word BERT

@@ -86,16 +86,18 @@ let package = Package(
             ],
             swiftSettings: kernelSettings
         ),
+        // What the test targets share: finding and running the built `glm`, fixture model folders.
+        .target(name: "GLMTestSupport", path: "Tests/Support"),
         .testTarget(name: "GLMSystemTests", dependencies: ["GLMSystem"]),
         .testTarget(name: "GLMTensorTests", dependencies: ["GLMTensor"]),
         .testTarget(name: "GLMNNTests", dependencies: ["GLMNN", "GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),
-        .testTarget(name: "GLMTests", dependencies: ["GLM"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),
-        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLMSystem"]),
-        .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain"]),
-        .testTarget(name: "GLMServeTests", dependencies: ["GLMServe", "GLM", "GLMTokenizers", "GLMSystem"]),
-        .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTrain"]),
+        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLMSystem", "GLMTestSupport"]),
+        .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain", "GLMTestSupport"]),
+        .testTarget(name: "GLMServeTests", dependencies: ["GLMServe", "GLM", "GLMTokenizers", "GLMSystem", "GLMTestSupport"]),
+        .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTrain", "GLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -89,7 +89,7 @@ let package = Package(
         // What the test targets share: finding and running the built `glm`, fixture model folders.
         .target(name: "GLMTestSupport", path: "Tests/Support"),
         .testTarget(name: "GLMSystemTests", dependencies: ["GLMSystem"]),
-        .testTarget(name: "GLMTensorTests", dependencies: ["GLMTensor"]),
+        .testTarget(name: "GLMTensorTests", dependencies: ["GLMTensor", "GLMTestSupport"]),
         .testTarget(name: "GLMNNTests", dependencies: ["GLMNN", "GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),
         .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMTestSupport"], resources: [.copy("Fixtures")]),

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import GLMTensor
+import GLMTestSupport
 
 /// The kernels that reduce or draw random numbers across threads must give the same bits for
 /// any thread count (resumable training, reproducible runs on other machines). This test

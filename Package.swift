@@ -56,7 +56,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // MPI from Debian's libopenmpi-dev (only with the MPI trait).
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
-        // Durable files (atomic file/folder replacement, locks, checksums, mappings) and memory limits.
+        // Durable files (atomic file/folder replacement, locks, checksums, mappings), memory limits, the JSON parser.
         .target(name: "GLMSystem", swiftSettings: kernelSettings),
         .target(name: "GLMTensor", dependencies: ["CDNNL"], swiftSettings: kernelSettings),
         .target(name: "GLMDistributed",

@@ -56,7 +56,7 @@ let package = Package(
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL", providers: [.apt(["libdnnl-dev"])]),
         // MPI from Debian's libopenmpi-dev (only with the MPI trait).
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
-        // Durable files (atomic file/folder replacement, locks, checksums, mappings) and memory limits.
+        // Durable files (atomic file/folder replacement, locks, checksums, mappings), memory limits, the JSON parser.
         .target(name: "GLMSystem", swiftSettings: kernelSettings),
         .target(name: "GLMTensor", dependencies: ["CDNNL"], swiftSettings: kernelSettings),
         .target(name: "GLMDistributed",
@@ -66,12 +66,12 @@ let package = Package(
         .target(name: "GLMTokenizers", dependencies: ["GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLM", dependencies: ["GLMNN", "GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMData", dependencies: ["GLMTokenizers", "GLMSystem"], swiftSettings: kernelSettings),
-        .target(name: "GLMTasks", dependencies: ["GLM", "GLMData"], swiftSettings: kernelSettings),
+        .target(name: "GLMTasks", dependencies: ["GLM", "GLMData", "GLMSystem"], swiftSettings: kernelSettings),
         .target(name: "GLMTrain", dependencies: ["GLM", "GLMData", "GLMTasks", "GLMDistributed"], swiftSettings: kernelSettings),
         .target(
             name: "GLMServe",
             dependencies: [
-                "GLM", "GLMTokenizers",
+                "GLM", "GLMTokenizers", "GLMSystem",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,16 +86,18 @@ let package = Package(
             ],
             swiftSettings: kernelSettings
         ),
+        // What the test targets share: finding and running the built `glm`, fixture model folders.
+        .target(name: "GLMTestSupport", path: "Tests/Support"),
         .testTarget(name: "GLMSystemTests", dependencies: ["GLMSystem"]),
-        .testTarget(name: "GLMTensorTests", dependencies: ["GLMTensor"]),
+        .testTarget(name: "GLMTensorTests", dependencies: ["GLMTensor", "GLMTestSupport"]),
         .testTarget(name: "GLMNNTests", dependencies: ["GLMNN", "GLM"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"], resources: [.copy("Goldens")]),
-        .testTarget(name: "GLMTests", dependencies: ["GLM"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMTestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GLMDataTests", dependencies: ["GLMData"]),
-        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks"]),
-        .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain"]),
-        .testTarget(name: "GLMServeTests", dependencies: ["GLMServe", "GLM", "GLMTokenizers"]),
-        .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTrain"]),
+        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLMSystem", "GLMTestSupport"]),
+        .testTarget(name: "GLMTrainTests", dependencies: ["GLMTrain", "GLMTestSupport"]),
+        .testTarget(name: "GLMServeTests", dependencies: ["GLMServe", "GLM", "GLMTokenizers", "GLMSystem", "GLMTestSupport"]),
+        .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTrain", "GLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import GLM
+import GLMSystem
 import GLMTokenizers
 import Hummingbird
 
@@ -32,12 +33,12 @@ struct CompletionRequest {
             guard items.count <= maxPrompts else { throw .field("prompt", "at most \(maxPrompts) prompts per request, got \(items.count)") }
             prompts = try items.map { (v: JSONValue) throws(APIError) -> String in
                 guard case let .string(s) = v else {
-                    throw .field("prompt", v.kind == "a number" || v.kind == "an array" ? "token id prompts are not accepted; send text" : "expected strings, got \(v.kind)")
+                    throw .field("prompt", v.typeName == "a number" || v.typeName == "an array" ? "token id prompts are not accepted; send text" : "expected strings, got \(v.typeName)")
                 }
                 return s
             }
         case let v?:
-            throw .field("prompt", "expected a string or an array of strings, got \(v.kind)")
+            throw .field("prompt", "expected a string or an array of strings, got \(v.typeName)")
         }
 
         var c = GenerationConfig()
@@ -80,21 +81,21 @@ struct CompletionRequest {
         case let .array(items)?:
             guard items.count <= 4 else { throw .field("stop", "at most 4 stop sequences, got \(items.count)") }
             stop = try items.map { (v: JSONValue) throws(APIError) -> String in
-                guard case let .string(s) = v else { throw .field("stop", "expected strings, got \(v.kind)") }
+                guard case let .string(s) = v else { throw .field("stop", "expected strings, got \(v.typeName)") }
                 return s
             }
         case let v?:
-            throw .field("stop", "expected a string or an array of strings, got \(v.kind)")
+            throw .field("stop", "expected a string or an array of strings, got \(v.typeName)")
         }
         guard !stop.contains("") else { throw .field("stop", "a stop sequence must not be empty") }
 
         let stream = try f.bool("stream") ?? false
         var includeUsage = false
         if let v = f.value("stream_options") {
-            guard case let .object(o) = v else { throw .field("stream_options", "expected an object, got \(v.kind)") }
+            guard case let .object(o) = v else { throw .field("stream_options", "expected an object, got \(v.typeName)") }
             for (k, x) in o {
                 guard k == "include_usage" else { throw .field("stream_options.\(k)", "unknown field") }
-                guard case let .bool(b) = x else { throw .field("stream_options.include_usage", "expected true or false, got \(x.kind)") }
+                guard case let .bool(b) = x else { throw .field("stream_options.include_usage", "expected true or false, got \(x.typeName)") }
                 includeUsage = b
             }
         }

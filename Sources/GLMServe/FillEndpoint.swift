@@ -1,5 +1,6 @@
 import Foundation
 import GLM
+import GLMSystem
 import Hummingbird
 
 /// The body of `POST /v1/fill`: `text` plus the decoding settings of `glm generate`, named as its
@@ -56,7 +57,7 @@ struct FillRequest {
             c.repetitionPenalty = Float(v)
         }
         if let v = f.value("ban_id") {
-            guard case let .array(items) = v else { throw .field("ban_id", "expected an array of token ids, got \(v.kind)") }
+            guard case let .array(items) = v else { throw .field("ban_id", "expected an array of token ids, got \(v.typeName)") }
             let vocab = model.model.config.vocabSize
             for item in items {
                 let id = try RequestFields.int(item, "ban_id")

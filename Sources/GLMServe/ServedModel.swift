@@ -25,12 +25,8 @@ public final class ServedModel: Sendable {
 
     /// Loads the model folder (config.json, weights, tokenizer files) as `glm generate` does.
     public static func load(folder path: String, id: String? = nil, bf16: Bool = false) throws -> ServedModel {
-        let url = URL(fileURLWithPath: path)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw ServeError.model("\(path): no such model folder")
-        }
-        let folder = isDir.boolValue ? url : url.deletingLastPathComponent()
+        let (url, folder): (URL, URL)
+        do { (url, folder) = try ModelFolder.locate(path) } catch { throw ServeError.model("\(error)") }
         let tokenizer: GLMTokenizer
         do { tokenizer = try GLMTokenizer(folder: folder) } catch {
             throw ServeError.model("cannot load the tokenizer of model \(path): \(error)")

@@ -36,16 +36,15 @@ struct ClozeCommand: ParsableCommand {
           glm cloze --task my-task.json --data reviews.csv --tokenizer Resources/tokenizers/bert-base-uncased
         """)
 
-    @Option(name: .long, help: "Task name or task file.")
-    var task: String
-    @Option(name: .long, help: "Data file (the SuperGLUE release's train/val/test.jsonl, JSON lines or CSV, or a BIG-bench task.json).")
-    var data: String
+    enum InputHelp: TaskInputHelp {
+        static let task = "Task name or task file."
+        static let data = "Data file (the SuperGLUE release's train/val/test.jsonl, JSON lines or CSV, or a BIG-bench task.json)."
+        static let seqLength = "Sequence length (default: the task's official one)."
+    }
+
+    @OptionGroup var input: TaskInputOptions<InputHelp>
     @Option(name: .long, help: "Tokenizer folder (vocab.txt, vocab.json + merges.txt, …) or a model folder with one.")
     var tokenizer: String
-    @Option(name: .long, help: "Sequence length (default: the task's official one).")
-    var seqLength: Int?
-    @Option(name: .long, help: "Pattern id (default: the task's official one).")
-    var patternId: Int?
     @Flag(name: .long, help: "Print each example for a person instead of JSON.")
     var show = false
     @Flag(name: .long, help: "The training encoding (COPA mirrors, WSC positives, ReCoRD sampled negatives; seq2seq: the training sequence).")
@@ -55,17 +54,19 @@ struct ClozeCommand: ParsableCommand {
 
     func run() throws {
         do {
-            if let kind = GenerationTaskKind(rawValue: self.task) {
+            let task: ClozeTask
+            switch try input.kind() {
+            case let .generation(kind):
                 let tok = try GLMTokenizer(folder: URL(fileURLWithPath: tokenizer))
                 for r in try records(kind, tokenizer: tok) { print(try jsonLine(r)) }
                 return
+            case let .cloze(t): task = t
             }
-            let task = try ClozeTask.named(self.task)
             let tok = try GLMTokenizer(folder: URL(fileURLWithPath: tokenizer))
-            let url = URL(fileURLWithPath: data)
+            let url = input.dataURL
             let split: DataSplit = train ? .train : .evaluation(forFile: url.lastPathComponent)
-            let encoder = try ClozeEncoder(task: task, tokenizer: tok, seqLength: seqLength ?? task.defaults.seqLength,
-                                           patternId: patternId)
+            let encoder = try ClozeEncoder(task: task, tokenizer: tok, seqLength: input.seqLength ?? task.defaults.seqLength,
+                                           patternId: input.patternId)
             let examples = try task.read(url, split: split)
             for ex in examples {
                 let s = try encoder.encode(ex, training: train)
@@ -82,7 +83,7 @@ struct ClozeCommand: ParsableCommand {
 
     /// The inputs of a generation or zero-shot LM kind (``InputRecords``), as `glm evaluate` builds them.
     private func records(_ kind: GenerationTaskKind, tokenizer tok: GLMTokenizer) throws -> [[String: Any]] {
-        let url = URL(fileURLWithPath: data)
+        let url = input.dataURL
         if train && kind != .seq2seq { throw CLIError("--train: only seq2seq prints a training encoding") }
         switch kind {
         case .seq2seq:
@@ -93,9 +94,9 @@ struct ClozeCommand: ParsableCommand {
             let task = try generation.blankInfilling(try generation.settings(.blank, positions: nil), tokenizer: tok)
             return try InputRecords.blankInfilling(task, examples: BlankInfilling.examples(url, maskRatio: task.maskRatio, seed: generation.seed).examples)
         case .lambada:
-            return try InputRecords.lambada(generation.lambada(tokenizer: tok, seqLength: seqLength, positions: nil), texts: Lambada.texts(url))
+            return try InputRecords.lambada(generation.lambada(tokenizer: tok, seqLength: input.seqLength, positions: nil), texts: Lambada.texts(url))
         case .perplexity:
-            let task = try generation.perplexity(tokenizer: tok, seqLength: seqLength, positions: nil)
+            let task = try generation.perplexity(tokenizer: tok, seqLength: input.seqLength, positions: nil)
             return try InputRecords.perplexity(task, corpus: task.corpus(url, mode: generation.textMode()))
         }
     }

@@ -48,43 +48,29 @@ struct EvaluateCommand: ParsableCommand {
 
     @Option(name: .long, help: "Model folder (config.json, weights, tokenizer files).")
     var model: String
-    @Option(name: .long, help: "Task name or task file; or seq2seq, blank-infill, lambada, perplexity.")
-    var task: String
-    @Option(name: .long, help: "Data file (e.g. the SuperGLUE release's val.jsonl, a BIG-bench task.json, seq2seq JSON lines, a text file).")
-    var data: String
+    enum InputHelp: TaskInputHelp {
+        static let task = "Task name or task file; or seq2seq, blank-infill, lambada, perplexity."
+        static let data = "Data file (e.g. the SuperGLUE release's val.jsonl, a BIG-bench task.json, seq2seq JSON lines, a text file)."
+        static let seqLength = "Sequence length (default: the task's official one; LAMBADA and perplexity 512, capped at the model's)."
+    }
+
+    @OptionGroup var input: TaskInputOptions<InputHelp>
     @Option(name: .long, help: "Write per-example predictions (JSON lines) here.")
     var output: String?
-    @Option(name: .long, help: "Pattern id (default: the task's official one).")
-    var patternId: Int?
-    @Option(name: .long, help: "Sequence length (default: the task's official one; LAMBADA and perplexity 512, capped at the model's).")
-    var seqLength: Int?
     @Option(name: .long, help: "Sequences per forward pass; seq2seq and blank infilling: examples decoded together (default: 16; seq2seq the task's eval batch size, blank infilling 8).")
     var batchSize: Int?
     @Option(name: .long, help: "Tokenizer folder (default: the model folder).")
     var tokenizer: String?
-    @Flag(name: .long, help: "bf16 matmuls (faster on CPUs with bf16 support; slightly different numbers).")
-    var bf16 = false
+    @OptionGroup var precision: PrecisionOptions
     @Option(name: .long, help: "seq2seq: score the first N lines of each source as its summary (the lead baseline; the model's weights are not used).")
     var leadBaseline: Int?
     @OptionGroup(title: "seq2seq, blank infilling, LAMBADA and perplexity")
     var generation: GenerationTaskOptions
 
-    /// The kinds of evaluation `--task` can name: cloze tasks by their names, and the generation and
-    /// zero-shot LM kinds.
-    enum Kind {
-        case cloze(ClozeTask)
-        case generation(GenerationTaskKind)
-
-        static func resolve(_ name: String) throws -> Kind {
-            if let k = GenerationTaskKind(rawValue: name) { return .generation(k) }
-            return .cloze(try ClozeTask.named(name))
-        }
-    }
-
     func run() throws {
         do {
             if let b = batchSize, b <= 0 { throw CLIError("--batch-size must be positive, got \(b)") }
-            let kind = try Kind.resolve(task)
+            let kind = try input.kind()
             if leadBaseline != nil {
                 guard case .generation(.seq2seq) = kind else { throw CLIError("--lead-baseline is for --task seq2seq") }
             }
@@ -106,16 +92,10 @@ struct EvaluateCommand: ParsableCommand {
 
     // MARK: - Model, tokenizer, output
 
-    private var modelURL: URL { URL(fileURLWithPath: model) }
-
     /// The tokenizer (--tokenizer, else the model folder's) and the model's config, read before
     /// any weights so that bad data fails fast.
     private func tokenizerAndConfig() throws -> (GLMTokenizer, GLMConfig?) {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: modelURL.path, isDirectory: &isDir) else {
-            throw CLIError("\(model): no such model folder")
-        }
-        let folder = isDir.boolValue ? modelURL : modelURL.deletingLastPathComponent()
+        let folder = try ModelFolder.locate(model).folder
         let tokFolder = tokenizer.map { URL(fileURLWithPath: $0) } ?? folder
         let tok = try GLMTokenizer(folder: tokFolder)
         let configURL = folder.appendingPathComponent("config.json")
@@ -126,11 +106,7 @@ struct EvaluateCommand: ParsableCommand {
         return (tok, config)
     }
 
-    private func loadModel() throws -> GLMModel {
-        let m = try GLMModel.load(modelURL)
-        if bf16 { m.bf16 = true }
-        return m
-    }
+    private func loadModel() throws -> GLMModel { try precision.load(URL(fileURLWithPath: model)) }
 
     private static let interactive = isatty(STDERR_FILENO) != 0
 
@@ -149,13 +125,13 @@ struct EvaluateCommand: ParsableCommand {
     // MARK: - Cloze
 
     private func evaluateCloze(_ t: ClozeTask) throws {
-        let url = URL(fileURLWithPath: data)
+        let url = input.dataURL
         let (tok, config) = try tokenizerAndConfig()
         // The task's official length, cut to the model's positions when it does not fit (a length
         // asked for with --seq-length is never cut: it is refused below).
-        let seq = seqLength ?? min(t.defaults.seqLength, config?.maxSequenceLength ?? t.defaults.seqLength)
+        let seq = input.seqLength ?? min(t.defaults.seqLength, config?.maxSequenceLength ?? t.defaults.seqLength)
         // Everything about the data is checked before the model loads.
-        let encoder = try ClozeEncoder(task: t, tokenizer: tok, seqLength: seq, patternId: patternId)
+        let encoder = try ClozeEncoder(task: t, tokenizer: tok, seqLength: seq, patternId: input.patternId)
         let examples = try t.read(url, split: DataSplit.evaluation(forFile: url.lastPathComponent))
         let m = try loadModel()
         guard tok.numTokens <= m.config.vocabSize else {
@@ -178,7 +154,7 @@ struct EvaluateCommand: ParsableCommand {
         let (tok, config) = try tokenizerAndConfig()
         let settings = try generation.settings(t, positions: config?.maxSequenceLength)
         let encoder = try generation.encoder(t, settings, tokenizer: tok)
-        let examples = try Seq2SeqReader.read(URL(fileURLWithPath: data), task: t)
+        let examples = try Seq2SeqReader.read(input.dataURL, task: t)
         let result: Seq2SeqEvaluation
         if let leadBaseline {
             result = try Seq2SeqEvaluator.leadBaseline(encoder: encoder, examples: examples, lines: leadBaseline)
@@ -201,7 +177,7 @@ struct EvaluateCommand: ParsableCommand {
         let (tok, config) = try tokenizerAndConfig()
         let settings = try generation.settings(.blank, positions: config?.maxSequenceLength)
         let task = try generation.blankInfilling(settings, tokenizer: tok)
-        let (examples, skipped) = try BlankInfilling.examples(URL(fileURLWithPath: data), maskRatio: task.maskRatio, seed: generation.seed)
+        let (examples, skipped) = try BlankInfilling.examples(input.dataURL, maskRatio: task.maskRatio, seed: generation.seed)
         for ex in examples {
             do { _ = try task.evaluation(source: ex.source, id: ex.id) } catch let TaskError.data(_, _, message) {
                 throw TaskError.data(file: ex.location, line: nil, message: message)
@@ -221,8 +197,8 @@ struct EvaluateCommand: ParsableCommand {
 
     private func evaluateLambada() throws {
         let (tok, config) = try tokenizerAndConfig()
-        let task = try generation.lambada(tokenizer: tok, seqLength: seqLength, positions: config?.maxSequenceLength)
-        let texts = try Lambada.texts(URL(fileURLWithPath: data))
+        let task = try generation.lambada(tokenizer: tok, seqLength: input.seqLength, positions: config?.maxSequenceLength)
+        let texts = try Lambada.texts(input.dataURL)
         let samples = try texts.enumerated().map { i, t in
             do { return try task.sample(t.text, id: "\(i)") } catch let TaskError.data(_, _, message) {
                 throw TaskError.data(file: t.location, line: nil, message: message)
@@ -243,10 +219,10 @@ struct EvaluateCommand: ParsableCommand {
     private func evaluatePerplexity() throws {
         guard output == nil else { throw CLIError("--output: perplexity has no per-example predictions to write") }
         let (tok, config) = try tokenizerAndConfig()
-        let task = try generation.perplexity(tokenizer: tok, seqLength: seqLength, positions: config?.maxSequenceLength)
-        let corpus = try task.corpus(URL(fileURLWithPath: data), mode: generation.textMode())
+        let task = try generation.perplexity(tokenizer: tok, seqLength: input.seqLength, positions: config?.maxSequenceLength)
+        let corpus = try task.corpus(input.dataURL, mode: generation.textMode())
         guard corpus.tokens > 1, corpus.words > 1 else {
-            throw TaskError.data(file: data, line: nil, message: "perplexity needs at least two tokens and two words (got \(corpus.tokens) tokens, \(corpus.words) words)")
+            throw TaskError.data(file: input.data, line: nil, message: "perplexity needs at least two tokens and two words (got \(corpus.tokens) tokens, \(corpus.words) words)")
         }
         let windows = try corpus.documents.enumerated().reduce(0) { $0 + (try task.windows(document: $1.element, id: "doc-\($1.offset)-").count) }
         let m = try loadModel()

@@ -43,8 +43,7 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var decoding: GenerationOptions
     @Flag(name: .long, help: "Print one JSON object per prompt (fills with their ids).")
     var json = false
-    @Flag(name: .long, help: "bf16 matmuls (faster on CPUs with bf16 support; slightly different numbers).")
-    var bf16 = false
+    @OptionGroup var precision: PrecisionOptions
     @Option(name: .long, help: "Most sequences decoded together (prompts, or beams of a prompt): prompts run batched, each filled exactly as alone.")
     var batch: Int = 16
     @Flag(name: .long, inversion: .prefixedNo, help: "Stream fills to stderr as tokens are chosen, when stderr is a terminal.")
@@ -64,12 +63,7 @@ struct GenerateCommand: ParsableCommand {
 
     private func generate() throws {
         _ = try decoding.config()   // bad settings fail before anything loads
-        let url = URL(fileURLWithPath: model)
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw CleanError(message: "\(model): no such model folder")
-        }
-        let folder = isDir.boolValue ? url : url.deletingLastPathComponent()
+        let (url, folder) = try ModelFolder.locate(model)
         let tokenizer: GLMTokenizer
         do { tokenizer = try GLMTokenizer(folder: folder) } catch let e as TokenizerError {
             throw CleanError(message: "cannot load the tokenizer of model \(model): \(e)")
@@ -86,8 +80,7 @@ struct GenerateCommand: ParsableCommand {
             }
         }
 
-        let m = try GLMModel.load(url)
-        if bf16 { m.bf16 = true }
+        let m = try precision.load(url)
         let cfg = try decoding.config(tokenizerSize: tokenizer.numTokens, vocabSize: m.config.vocabSize)
         let filler = BlankFiller(model: m)
         // The engine's rows (beams × prompts decoded together) and cache of the longest prompt:
@@ -98,7 +91,7 @@ struct GenerateCommand: ParsableCommand {
         let needs = try contexts.map { FillEngine.needs(context: try filler.prepare(context: $0, tokens: tokens), tokens: tokens, config: capped) }
         let perContext = needs.first?.rows ?? 1
         let rows = perContext * max(1, min(contexts.count, batch / perContext))
-        try m.config.checkMemory(batch: rows, sequence: needs.map(\.tokens).max() ?? 0, workload: .decoding, bf16: bf16,
+        try m.config.checkMemory(batch: rows, sequence: needs.map(\.tokens).max() ?? 0, workload: .decoding, bf16: precision.bf16,
                                  for: cfg.usesBeamSearch ? "beam search with --num-beams \(cfg.numBeams)" : "generation of \(rows) rows")
         if decoding.maxNewTokens != nil && filler.maxTokensPerBlank(cfg) < cfg.maxNewTokens {
             warn("--max-new-tokens \(cfg.maxNewTokens) is capped at the model's max_sequence_length \(m.config.maxSequenceLength)")

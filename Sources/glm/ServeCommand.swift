@@ -47,8 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
     var maxBodyBytes = 1 << 20
     @Option(name: .long, help: "Tokens per sequence in the KV cache: a prompt and all its fills must fit (default: max(P + min(--max-tokens, P) + 1, 2P), P = max_sequence_length).")
     var sequenceCapacity: Int?
-    @Flag(name: .long, help: "bf16 matmuls (faster on CPUs with bf16 support; slightly different numbers).")
-    var bf16 = false
+    @OptionGroup var precision: PrecisionOptions
     @Option(name: .long, help: ArgumentHelp("Milliseconds to sleep after each decoding step (demonstrations and tests).", visibility: .hidden))
     var stepPauseMs: Double = 0
 
@@ -64,11 +63,11 @@ struct ServeCommand: AsyncParsableCommand {
         o.timeout = timeout
         o.maxBodyBytes = maxBodyBytes
         o.sequenceCapacity = sequenceCapacity
-        o.bf16 = bf16
+        o.bf16 = precision.bf16
         o.stepPause = stepPauseMs / 1000
         do {
             try o.validate()
-            let served = try ServedModel.load(folder: model, id: o.modelID, bf16: bf16)
+            let served = try ServedModel.load(folder: model, id: o.modelID, bf16: precision.bf16)
             let server = try GLMServer(model: served, options: o)
             let shown = o.host.contains(":") ? "[\(o.host)]" : o.host, rows = o.batch
             try await server.run { port in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GLMSystem
 import GLMTokenizers
 
 /// `glm tokenize`: text to GLM ids (or token strings), one JSON array per input line.
@@ -40,7 +41,7 @@ struct TokenizeCommand: ParsableCommand {
         func emit(_ line: String) {
             let ids = tok.encode(line, addSpecial: addSpecial)
             if tokens {
-                out += "[" + ids.map { jsonString(tok.tokenString($0) ?? "") }.joined(separator: ",") + "]\n"
+                out += "[" + ids.map { JSONValue.quote(tok.tokenString($0) ?? "") }.joined(separator: ",") + "]\n"
             } else {
                 out += "[" + ids.map(String.init).joined(separator: ",") + "]\n"
             }
@@ -95,21 +96,5 @@ struct TokenizeCommand: ParsableCommand {
             }
             print("swift-glm \(tok.family.rawValue) (\(label)): \(lines.count) lines, \(bytes) bytes, \(count) tokens, \(String(format: "%.3f", best)) s, \(String(format: "%.0f", Double(count) / best)) tokens/s")
         }
-    }
-
-    private func jsonString(_ s: String) -> String {
-        var r = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": r += "\\\""
-            case "\\": r += "\\\\"
-            case "\n": r += "\\n"
-            case "\r": r += "\\r"
-            case "\t": r += "\\t"
-            default:
-                if u.value < 0x20 || u.value == 0x7F { r += String(format: "\\u%04x", u.value) } else { r.unicodeScalars.append(u) }
-            }
-        }
-        return r + "\""
     }
 }

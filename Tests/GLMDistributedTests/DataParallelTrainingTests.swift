@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import GLMTestSupport
 import GLM
 import GLMDistributed
 
@@ -305,18 +306,10 @@ final class NoMPIBuildTests: XCTestCase {
         guard !Distributed.hasMPI else { throw XCTSkip("this build has MPI") }
         var env = MPIRuns.environment
         env["OMPI_COMM_WORLD_SIZE"] = "2"
-        let p = Process()
-        p.executableURL = try MPIRuns.glm()
-        p.arguments = ["pretrain", "--preset", "tiny", "--output", MPIRuns.work.appendingPathComponent("nompi").path]
-        p.environment = env
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertNotEqual(p.terminationStatus, 0)
-        XCTAssertTrue(text.contains("built without MPI") && text.contains("--traits MPI"), text)
+        let r = try runProcess(try MPIRuns.glm(), ["pretrain", "--preset", "tiny", "--output", MPIRuns.work.appendingPathComponent("nompi").path],
+                               environment: env)
+        XCTAssertNotEqual(r.rc, 0)
+        XCTAssertTrue(r.err.contains("built without MPI") && r.err.contains("--traits MPI"), r.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: MPIRuns.work.appendingPathComponent("nompi").path))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import GLMTestSupport
 import GLM
 import GLMDistributed
 import GLMNN
@@ -40,7 +41,7 @@ final class DataParallelUnitTests: XCTestCase {
     func testShardedAdamWUpdatesExactlyItsPartOfTheWholeUpdate() throws {
         func store() throws -> ParameterStore {
             let s = try ParameterStore([("a.weight", [5, 7]), ("a.bias", [7]), ("b.weight", [33])])
-            var g = SplitMix(3)
+            var g = TestRNG(3)
             for i in 0..<s.totalCount { s.values.floats[i] = g.float(); s.grads.floats[i] = g.float() }
             return s
         }
@@ -66,12 +67,12 @@ final class DataParallelUnitTests: XCTestCase {
         let n = 3
         func store() throws -> ParameterStore {
             let s = try ParameterStore([("w", [40, 9]), ("b", [9]), ("e", [130])])
-            var g = SplitMix(7)
+            var g = TestRNG(7)
             for i in 0..<s.totalCount { s.values.floats[i] = g.float() }
             return s
         }
         func grads(_ rank: Int, _ count: Int) -> [Float] {
-            var g = SplitMix(UInt64(100 + rank))
+            var g = TestRNG(UInt64(100 + rank))
             return (0..<count).map { _ in 3 * g.float() }
         }
         let reference = try store()
@@ -240,19 +241,4 @@ final class DataParallelUnitTests: XCTestCase {
         struct E: Error {}
         XCTAssertThrowsError(try c.agree { throw E() }) { XCTAssertTrue($0 is E, "alone, errors pass through unchanged") }
     }
-}
-
-/// A small deterministic generator for test values.
-struct SplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    mutating func float() -> Float { Float(Double(next() >> 11) * 0x1p-52 - 1) }
 }

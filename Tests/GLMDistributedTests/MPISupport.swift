@@ -1,22 +1,18 @@
 import Foundation
 import XCTest
+import GLMTestSupport
 import GLMDistributed
 import GLMNN
 
 /// Runs of `glm pretrain` for the distributed tests: one process, or `mpirun -np N` on this
 /// machine (loopback), on a tiny model and a slice of the bundled corpus prepared once.
 enum MPIRuns {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repo = GLMExecutable.repository
 
-    /// The `glm` executable built next to this test bundle.
+    /// The `glm` executable built next to this test bundle, or a skip.
     static func glm() throws -> URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let c = dir.appendingPathComponent("glm")
-            if FileManager.default.isExecutableFile(atPath: c.path) { return c }
-            dir.deleteLastPathComponent()
-        }
-        throw XCTSkip("glm executable not built next to the tests (swift build --build-tests builds it)")
+        guard let u = GLMExecutable.url else { throw XCTSkip(GLMExecutable.notBuilt) }
+        return u
     }
 
     /// mpirun on PATH, or a skip saying why the MPI tests cannot run.

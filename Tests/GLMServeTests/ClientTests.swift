@@ -2,29 +2,15 @@ import Foundation
 import XCTest
 import GLM
 import GLMServe
+import GLMTestSupport
 
 /// Real clients against the server: the OpenAI Python client, the page in headless Chromium, the
 /// `glm serve` executable stopping on SIGTERM, and the load-test client.
 final class ClientTests: XCTestCase {
     /// Runs a program and returns its exit status, stdout and stderr.
     private func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> (Int32, String, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { _, b in b }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        // stderr is drained on its own thread, so neither pipe fills up and blocks the program.
-        let errBox = ResultsBox<Data>(results: [nil])
-        let drained = DispatchSemaphore(value: 0)
-        Thread { errBox.results[0] = .success(err.fileHandleForReading.readDataToEndOfFile()); drained.signal() }.start()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        drained.wait()
-        let e = (try? errBox.results[0]?.get()) ?? Data()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        let r = try runProcess(URL(fileURLWithPath: exe), args, environment: env)
+        return (r.rc, r.out, r.err)
     }
 
     /// A Python that has the `openai` package: $GLM_TEST_PYTHON, the venv `./run test` makes, or python3.

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 import GLM
 import GLMServe
+import GLMTestSupport
 
 /// `POST /v1/fill`: the object of `glm generate --json`, and its event stream.
 final class FillEndpointTests: XCTestCase {
@@ -38,15 +39,10 @@ final class FillEndpointTests: XCTestCase {
     func testFillEqualsTheGlmGenerateExecutable() throws {
         let glm = try Fixture.glm()
         let s = try TestServer()
-        let p = Process()
-        p.executableURL = glm
-        p.arguments = ["generate", "--model", s.folder.path, "--json", "--no-stream", "--greedy", "--max-new-tokens", "4", "w40 w41 [MASK] w44 [MASK] w48"]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let printed = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0)
+        let r = try runProcess(glm, ["generate", "--model", s.folder.path, "--json", "--no-stream", "--greedy", "--max-new-tokens", "4",
+                                     "w40 w41 [MASK] w44 [MASK] w48"])
+        let printed = Data(r.out.utf8)
+        XCTAssertEqual(r.rc, 0)
         let served = try s.post("/v1/fill", ["text": "w40 w41 [MASK] w44 [MASK] w48", "greedy": true, "max_new_tokens": 4])
         func withoutSeconds(_ d: Data) throws -> String {
             var o = try JSONSerialization.jsonObject(with: d) as! [String: Any]

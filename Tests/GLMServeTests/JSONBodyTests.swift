@@ -1,20 +1,21 @@
 import Foundation
 import XCTest
 import GLMServe
+import GLMSystem
 
 /// The request body parser: RFC 8259, exact integers, errors with a byte offset or a field name.
 final class JSONBodyTests: XCTestCase {
-    private func parse(_ s: String) throws -> JSONValue { try JSONParser.parse(Data(s.utf8)) }
+    private func parse(_ s: String) throws -> JSONValue { try JSONParser.parseRequestBody(Data(s.utf8)) }
 
     func testValues() throws {
         XCTAssertEqual(try parse(#" {"a": [1, -2, 3.5, 1e3, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"]} "#),
-                       .object(["a": .array([.int(1), .int(-2), .double(3.5), .double(1000), .bool(true), .bool(false), .null,
-                                             .string("x\"\\/\u{8}\u{c}\n\r\té😀")])]))
+                       .object([("a", .array([.int(1), .int(-2), .double(3.5), .double(1000), .bool(true), .bool(false), .null,
+                                              .string("x\"\\/\u{8}\u{c}\n\r\té😀")]))]))
         // Seeds survive exactly, up to 2^64 - 1.
         XCTAssertEqual(try parse("18446744073709551615"), .uint(UInt64.max))
-        XCTAssertEqual(try parse("-9223372036854775808"), .int(Int64.min))
+        XCTAssertEqual(try parse("-9223372036854775808"), .int(Int.min))
         XCTAssertEqual(try parse("[]"), .array([]))
-        XCTAssertEqual(try parse("{}"), .object([:]))
+        XCTAssertEqual(try parse("{}"), .object([]))
         XCTAssertEqual(try parse("\"ü\""), .string("ü"))
     }
 
@@ -28,7 +29,7 @@ final class JSONBodyTests: XCTestCase {
                 XCTAssertTrue(a.message.contains("byte") || a.param == "a", "\(s): \(a.message)")
             }
         }
-        XCTAssertThrowsError(try JSONParser.parse(Data([0x22, 0xFF, 0x22]))) { e in
+        XCTAssertThrowsError(try JSONParser.parseRequestBody(Data([0x22, 0xFF, 0x22]))) { e in
             XCTAssertTrue((e as! APIError).message.contains("UTF-8"))
         }
         // 32 levels are fine.

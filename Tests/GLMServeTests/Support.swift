@@ -3,6 +3,7 @@ import XCTest
 import GLM
 import GLMServe
 import GLMTokenizers
+import GLMTestSupport
 
 /// A model folder for the server tests: the `model-counting` fixture (2 layers, 32 hidden, 128
 /// rows, 32 positions; trained to fill runs of consecutive ids) with a small BERT-style
@@ -10,30 +11,19 @@ import GLMTokenizers
 /// sop = 100, eop = 101; ids 102… are padding). Counting on from sop it picks eop at once, so
 /// tests that need long fills ask for a minimum length (`min_new_tokens`, `min_tokens`).
 enum Fixture {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let model = repository.appendingPathComponent("Tests/GLMTests/Fixtures/model-counting")
+    static let repository = GLMExecutable.repository
 
     /// A fresh model folder under a temporary directory (removed by the caller).
     static func modelFolder() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("glm-serve-tests-\(getpid())-\(UUID().uuidString)/tiny")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for f in ["config.json", "model.safetensors"] {
-            try FileManager.default.copyItem(at: model.appendingPathComponent(f), to: folder.appendingPathComponent(f))
-        }
-        let vocab = ["[PAD]", "[CLS]", "[MASK]", "[UNK]", "[SEP]"] + (5...99).map { "w\($0)" }
-        try (vocab.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        try TestModels.writeCounting(to: folder)
         return folder
     }
 
-    /// The `glm` executable next to the test bundle (SwiftPM builds every product for `swift test`).
+    /// The `glm` executable, or a skip.
     static func glm() throws -> URL {
-        var dir = Bundle.main.bundleURL
-        for _ in 0..<3 {
-            let u = dir.appendingPathComponent("glm")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-            dir = dir.deletingLastPathComponent()
-        }
-        throw XCTSkip("the glm executable was not built next to the tests (\(Bundle.main.bundleURL.path)); run `swift build -c release` first")
+        guard let u = GLMExecutable.url else { throw XCTSkip(GLMExecutable.notBuilt) }
+        return u
     }
 }
 

@@ -4,6 +4,8 @@ import GLM
 import GLMTensor
 import GLMTokenizers
 import GLMTasks
+import GLMTestSupport
+import GLMSystem
 
 /// Scoring a task with a model: the evaluator against the head applied sample by sample, batching
 /// invariance, choices split over several passes, and `glm evaluate` / `glm cloze` end to end on the
@@ -89,34 +91,10 @@ import GLMTasks
 
     // MARK: - The command line
 
-    /// The `glm` executable next to the test bundle (SwiftPM builds every product for `swift test`).
-    static func glm() -> URL? {
-        var dir = Bundle.main.bundleURL
-        for _ in 0..<3 {
-            let u = dir.appendingPathComponent("glm")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }
-
-    static func run(_ args: [String]) throws -> (rc: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = glm()
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
-    @Test(.enabled(if: glm() != nil, "the glm executable is not built next to the tests"))
+    @Test(.enabled(if: GLMExecutable.url != nil, "the glm executable is not built next to the tests"))
     func evaluateCommandPrintsMetricsAndWritesPredictions() throws {
         let preds = Self.modelFolder.appendingPathComponent("preds.jsonl")
-        let r = try Self.run(["evaluate", "--model", Self.modelFolder.path, "--task", Self.sentimentTask.path,
+        let r = try GLMExecutable.run(["evaluate", "--model", Self.modelFolder.path, "--task", Self.sentimentTask.path,
                               "--data", Self.sentimentData.path, "--seq-length", "32", "--output", preds.path])
         #expect(r.rc == 0, "\(r.err)")
         let summary = try JSONParser.parse(r.out)
@@ -128,7 +106,7 @@ import GLMTasks
         #expect(summary["accuracy"] == .double(lib.metrics[0].value) || summary["accuracy"] == .int(Int(lib.metrics[0].value)))
         // Without --seq-length the task's default (longer than this model's 32 positions) is cut
         // to the model's max_sequence_length: the same run.
-        let fitted = try Self.run(["evaluate", "--model", Self.modelFolder.path, "--task", Self.sentimentTask.path, "--data", Self.sentimentData.path])
+        let fitted = try GLMExecutable.run(["evaluate", "--model", Self.modelFolder.path, "--task", Self.sentimentTask.path, "--data", Self.sentimentData.path])
         #expect(fitted.rc == 0, "\(fitted.err)")
         #expect(fitted.out == r.out)
         let lines = try String(contentsOf: preds, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
@@ -143,25 +121,25 @@ import GLMTasks
         }
     }
 
-    @Test(.enabled(if: glm() != nil, "the glm executable is not built next to the tests"))
+    @Test(.enabled(if: GLMExecutable.url != nil, "the glm executable is not built next to the tests"))
     func badInputExitsWithAClearMessage() throws {
         let model = Self.modelFolder.path
-        let unknown = try Self.run(["evaluate", "--model", model, "--task", "superglue", "--data", Self.sentimentData.path])
+        let unknown = try GLMExecutable.run(["evaluate", "--model", model, "--task", "superglue", "--data", Self.sentimentData.path])
         #expect(unknown.rc != 0 && unknown.err.contains("unknown task \"superglue\""))
         let data = Fixtures.temp("{\"text\": \"i liked it\", \"label\": \"good\"}\n{\"text\": \"meh\", \"label\": \"fine\"}\n")
-        let label = try Self.run(["evaluate", "--model", model, "--task", Self.sentimentTask.path, "--data", data.path, "--seq-length", "32"])
+        let label = try GLMExecutable.run(["evaluate", "--model", model, "--task", Self.sentimentTask.path, "--data", data.path, "--seq-length", "32"])
         #expect(label.rc != 0 && label.err.contains("\(data.path):2: label \"fine\" is not in the verbaliser"), "\(label.err)")
-        let long = try Self.run(["evaluate", "--model", model, "--task", Self.sentimentTask.path, "--data", Self.sentimentData.path, "--seq-length", "64"])
+        let long = try GLMExecutable.run(["evaluate", "--model", model, "--task", Self.sentimentTask.path, "--data", Self.sentimentData.path, "--seq-length", "64"])
         #expect(long.rc != 0 && long.err.contains("--seq-length 64 is longer than the model's max_sequence_length 32"), "\(long.err)")
         let missing = Fixtures.temp(#"{"premise": "p", "choice1": "a", "question": "cause", "idx": 0, "label": 0}"#)
-        let cloze = try Self.run(["cloze", "--task", "copa", "--data", missing.path, "--tokenizer", model])
+        let cloze = try GLMExecutable.run(["cloze", "--task", "copa", "--data", missing.path, "--tokenizer", model])
         #expect(cloze.rc != 0 && cloze.err.contains("\(missing.path):1: missing field \"choice2\""), "\(cloze.err)")
     }
 
-    @Test(.enabled(if: glm() != nil, "the glm executable is not built next to the tests"))
+    @Test(.enabled(if: GLMExecutable.url != nil, "the glm executable is not built next to the tests"))
     func clozeCommandPrintsTheLibraryEncoding() throws {
         let data = Fixtures.data(.copa, "train.jsonl")
-        let r = try Self.run(["cloze", "--task", "copa", "--data", data.path, "--tokenizer", Fixtures.tokenizerFolder("bert-base-uncased").path,
+        let r = try GLMExecutable.run(["cloze", "--task", "copa", "--data", data.path, "--tokenizer", Fixtures.tokenizerFolder("bert-base-uncased").path,
                               "--seq-length", "64", "--train"])
         #expect(r.rc == 0, "\(r.err)")
         let encoder = try ClozeEncoder(task: ClozeTask(superGLUE: .copa), tokenizer: Fixtures.bert, seqLength: 64)

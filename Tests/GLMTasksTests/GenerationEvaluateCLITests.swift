@@ -3,6 +3,8 @@ import Testing
 import GLM
 import GLMTokenizers
 import GLMTasks
+import GLMTestSupport
+import GLMSystem
 
 /// `glm evaluate --task seq2seq|blank-infill|lambada|perplexity` and `glm cloze` printing their
 /// inputs, end to end on the tiny model of ``EvaluationTests`` (V = 128, P = 32, a 100-word BERT
@@ -41,7 +43,6 @@ import GLMTasks
     """)
 
     static var model: String { EvaluationTests.modelFolder.path }
-    static func run(_ args: [String]) throws -> (rc: Int32, out: String, err: String) { try EvaluationTests.run(args) }
 
     static func keys(_ v: JSONValue) -> [String] {
         guard case let .object(pairs) = v else { return [] }
@@ -60,14 +61,14 @@ import GLMTasks
         try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { try JSONParser.parse(String($0)) }
     }
 
-    static let enabled = EvaluationTests.glm() != nil
+    static let enabled = GLMExecutable.url != nil
 
     // MARK: - seq2seq
 
     @Test(.enabled(if: enabled, "the glm executable is not built next to the tests"))
     func seq2seqPrintsRougeAndBleuAndWritesPredictions() throws {
         let preds = Self.folder.appendingPathComponent("s2s-preds.jsonl")
-        let r = try Self.run(["evaluate", "--model", Self.model, "--task", "seq2seq", "--data", Self.seq2seqData.path,
+        let r = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "seq2seq", "--data", Self.seq2seqData.path,
                               "--source-length", "24", "--target-length", "6", "--num-beams", "3", "--output", preds.path])
         #expect(r.rc == 0, "\(r.err)")
         let summary = try JSONParser.parse(r.out)
@@ -112,7 +113,7 @@ import GLMTasks
             try FileManager.default.copyItem(at: EvaluationTests.modelFolder.appendingPathComponent(f), to: noWeights.appendingPathComponent(f))
         }
         let out = Self.folder.appendingPathComponent("lead-preds.jsonl")
-        let r = try Self.run(["evaluate", "--model", noWeights.path, "--task", "seq2seq", "--data", data.path, "--lead-baseline", "1",
+        let r = try GLMExecutable.run(["evaluate", "--model", noWeights.path, "--task", "seq2seq", "--data", data.path, "--lead-baseline", "1",
                               "--output", out.path])
         #expect(r.rc == 0, "\(r.err)")
         let summary = try JSONParser.parse(r.out)
@@ -123,7 +124,7 @@ import GLMTasks
         #expect(Self.number(summary["rouge1"]) == lib.rouge1 && Self.number(summary["bleu"]) == lib.bleu)
         #expect(lib.rouge1 == 50 && lib.rouge2 == 50 && lib.rougeLsum == 50)
         #expect(try Self.lines(out).map { $0["prediction"] } == [.string("the cat was cold and the dog was warm"), .string("a long movie is a long movie")])
-        let wrong = try Self.run(["evaluate", "--model", noWeights.path, "--task", "lambada", "--data", Self.lambadaData.path, "--lead-baseline", "1"])
+        let wrong = try GLMExecutable.run(["evaluate", "--model", noWeights.path, "--task", "lambada", "--data", Self.lambadaData.path, "--lead-baseline", "1"])
         #expect(wrong.rc != 0 && wrong.err.contains("--lead-baseline is for --task seq2seq"))
     }
 
@@ -132,8 +133,8 @@ import GLMTasks
         let src = Self.file("val.source", "the cat ran to the house because it was cold\ni liked the movie but the plot was long\nthe sun rose and the grass was wet\n")
         _ = Self.file("val.target", "the cat was cold\na long movie\nwet grass\n")
         let args = ["--model", Self.model, "--task", "seq2seq", "--source-length", "24", "--target-length", "5", "--num-beams", "2"]
-        let a = try Self.run(["evaluate"] + args + ["--data", src.path])
-        let b = try Self.run(["evaluate"] + args + ["--data", Self.seq2seqData.path])
+        let a = try GLMExecutable.run(["evaluate"] + args + ["--data", src.path])
+        let b = try GLMExecutable.run(["evaluate"] + args + ["--data", Self.seq2seqData.path])
         #expect(a.rc == 0 && b.rc == 0, "\(a.err) \(b.err)")
         #expect(a.out == b.out)
         // A folder means its test.source / test.target.
@@ -143,7 +144,7 @@ import GLMTasks
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try FileManager.default.copyItem(at: src, to: dir.appendingPathComponent("test.source"))
         try FileManager.default.copyItem(at: Self.folder.appendingPathComponent("val.target"), to: dir.appendingPathComponent("test.target"))
-        let c = try Self.run(["evaluate"] + args + ["--data", dir.path])
+        let c = try GLMExecutable.run(["evaluate"] + args + ["--data", dir.path])
         #expect(c.rc == 0 && c.out == a.out, "\(c.err)")
         // A BIG-bench generative task.json (input → source, target → target; a list's first target).
         let bb = Self.file("task.json", """
@@ -152,10 +153,10 @@ import GLMTasks
           {"input": "i liked the movie but the plot was long", "target": ["a long movie", "long"]},
           {"input": "the sun rose and the grass was wet", "target": "wet grass"}]}
         """)
-        let d = try Self.run(["evaluate"] + args + ["--data", bb.path])
+        let d = try GLMExecutable.run(["evaluate"] + args + ["--data", bb.path])
         #expect(d.rc == 0 && d.out == a.out, "\(d.err)")
         let broken = Self.file("broken-task.json", #"{"examples": [{"input": "a b", "target": "c"}, {"input": "d e"}]}"#)
-        let e = try Self.run(["evaluate"] + args + ["--data", broken.path])
+        let e = try GLMExecutable.run(["evaluate"] + args + ["--data", broken.path])
         #expect(e.rc != 0 && e.err.contains("broken-task.json") && e.err.contains("missing field \"examples[1].target\""), "\(e.err)")
     }
 
@@ -164,7 +165,7 @@ import GLMTasks
         let out = Self.folder.appendingPathComponent("never.jsonl")
         try? FileManager.default.removeItem(at: out)
         func refused(_ extra: [String], _ message: String, sourceLength: String = "24") throws {
-            let r = try Self.run(["evaluate", "--model", Self.model, "--task", "seq2seq", "--source-length", sourceLength,
+            let r = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "seq2seq", "--source-length", sourceLength,
                                   "--target-length", "4", "--output", out.path] + extra)
             #expect(r.rc != 0 && r.err.contains(message), "\(extra): \(r.err)")
             #expect(!FileManager.default.fileExists(atPath: out.path), "\(extra) wrote the predictions file")
@@ -189,7 +190,7 @@ import GLMTasks
         try refused(["--data", Self.seq2seqData.path, "--seq2seq-task", "summaries"], "unknown seq2seq task \"summaries\"")
         // An existing predictions file is left as it was.
         try Data("keep\n".utf8).write(to: out)
-        let r = try Self.run(["evaluate", "--model", Self.model, "--task", "seq2seq", "--data", empty.path, "--source-length", "24",
+        let r = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "seq2seq", "--data", empty.path, "--source-length", "24",
                               "--output", out.path])
         let kept = try String(contentsOf: out, encoding: .utf8)
         #expect(r.rc != 0 && kept == "keep\n")
@@ -201,7 +202,7 @@ import GLMTasks
     @Test(.enabled(if: enabled, "the glm executable is not built next to the tests"))
     func blankInfillPrintsBleuAndWritesPredictions() throws {
         let preds = Self.folder.appendingPathComponent("blank-preds.jsonl")
-        let r = try Self.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--mask-ratio", "0.3", "--data", Self.texts.path,
+        let r = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--mask-ratio", "0.3", "--data", Self.texts.path,
                               "--source-length", "24", "--target-length", "12", "--output", preds.path])
         #expect(r.rc == 0, "\(r.err)")
         let summary = try JSONParser.parse(r.out)
@@ -226,9 +227,9 @@ import GLMTasks
         let first = BlankInfilling.mask("the cat ran to the house because it was cold and the dog slept in the sun", ratio: 0.3, rng: &rng)
         #expect(lines[0]["source"] == .string(first.source))
         // Refused: no ratio, beams, an unreadable folder layout.
-        let noRatio = try Self.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--data", Self.texts.path])
+        let noRatio = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--data", Self.texts.path])
         #expect(noRatio.rc != 0 && noRatio.err.contains("--task blank-infill needs --mask-ratio R"))
-        let beams = try Self.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--mask-ratio", "0.2", "--num-beams", "2",
+        let beams = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--mask-ratio", "0.2", "--num-beams", "2",
                                   "--data", Self.texts.path])
         #expect(beams.rc != 0 && beams.err.contains("blank infilling decodes greedily"))
         let official = Self.folder.appendingPathComponent("yahoo")
@@ -236,10 +237,10 @@ import GLMTasks
         try FileManager.default.createDirectory(at: official.appendingPathComponent("blank"), withIntermediateDirectories: true)
         try Data("the cat ran\nthe dog slept\n".utf8).write(to: official.appendingPathComponent("test.txt"))
         try Data("the <blank> ran\n".utf8).write(to: official.appendingPathComponent("blank/test.maskratio0.2.blank"))
-        let misaligned = try Self.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--mask-ratio", "0.2", "--data", official.path])
+        let misaligned = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--mask-ratio", "0.2", "--data", official.path])
         #expect(misaligned.rc != 0 && misaligned.err.contains("test.maskratio0.2.blank: has 1 lines but test.txt has 2"), "\(misaligned.err)")
         try Data("the <blank> ran\n<blank> dog slept\n".utf8).write(to: official.appendingPathComponent("blank/test.maskratio0.2.blank"))
-        let ok = try Self.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--mask-ratio", "0.2", "--data", official.path,
+        let ok = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "blank-infill", "--mask-ratio", "0.2", "--data", official.path,
                                "--source-length", "16", "--target-length", "8"])
         #expect(ok.rc == 0, "\(ok.err)")
         let okSummary = try JSONParser.parse(ok.out)
@@ -253,7 +254,7 @@ import GLMTasks
         let tok = try EvaluationTests.tokenizer(), m = try EvaluationTests.model()
         for uni in [false, true] {
             let preds = Self.folder.appendingPathComponent("lambada-preds.jsonl")
-            let r = try Self.run(["evaluate", "--model", Self.model, "--task", "lambada", "--data", Self.lambadaData.path, "--output", preds.path]
+            let r = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "lambada", "--data", Self.lambadaData.path, "--output", preds.path]
                                  + (uni ? ["--unidirectional"] : []))
             #expect(r.rc == 0, "\(r.err)")
             let summary = try JSONParser.parse(r.out)
@@ -267,7 +268,7 @@ import GLMTasks
             #expect(lines.map { $0["target"] } == [.string("cold"), .string("wet"), .string("boring")])
         }
         let missing = Self.file("nolambada.jsonl", "{\"text\": \"a b\"}\n{\"passage\": \"c d\"}\n")
-        let r = try Self.run(["evaluate", "--model", Self.model, "--task", "lambada", "--data", missing.path])
+        let r = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "lambada", "--data", missing.path])
         #expect(r.rc != 0 && r.err.contains("nolambada.jsonl:2: missing field \"text\""), "\(r.err)")
     }
 
@@ -275,7 +276,7 @@ import GLMTasks
     func perplexityPrintsPplAdjustedPplTokensAndWords() throws {
         let tok = try EvaluationTests.tokenizer(), m = try EvaluationTests.model()
         for (mode, seq, overlap) in [("whole", 32, 31), ("lines", 16, 4)] {
-            let r = try Self.run(["evaluate", "--model", Self.model, "--task", "perplexity", "--data", Self.texts.path, "--text-format", mode,
+            let r = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "perplexity", "--data", Self.texts.path, "--text-format", mode,
                                   "--seq-length", "\(seq)", "--overlap", "\(overlap)"])
             #expect(r.rc == 0, "\(r.err)")
             let summary = try JSONParser.parse(r.out)
@@ -286,12 +287,12 @@ import GLMTasks
             #expect(Self.number(summary["ppl"]) == lib.ppl && Self.number(summary["adjusted_ppl"]) == lib.adjustedPpl)
             #expect(summary["tokens"] == .int(lib.tokens) && summary["words"] == .int(lib.words))
         }
-        let long = try Self.run(["evaluate", "--model", Self.model, "--task", "perplexity", "--data", Self.texts.path, "--seq-length", "64"])
+        let long = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "perplexity", "--data", Self.texts.path, "--seq-length", "64"])
         #expect(long.rc != 0 && long.err.contains("--seq-length 64 is longer than the model's max_sequence_length 32"))
-        let gap = try Self.run(["evaluate", "--model", Self.model, "--task", "perplexity", "--data", Self.texts.path, "--seq-length", "16",
+        let gap = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "perplexity", "--data", Self.texts.path, "--seq-length", "16",
                                 "--overlap", "16"])
         #expect(gap.rc != 0 && gap.err.contains("--overlap 16 must not exceed the window of 15 tokens"), "\(gap.err)")
-        let format = try Self.run(["evaluate", "--model", Self.model, "--task", "perplexity", "--data", Self.texts.path, "--text-format", "pages"])
+        let format = try GLMExecutable.run(["evaluate", "--model", Self.model, "--task", "perplexity", "--data", Self.texts.path, "--text-format", "pages"])
         #expect(format.rc != 0 && format.err.contains("--text-format must be one of wikitext, lines, whole"))
     }
 
@@ -301,7 +302,7 @@ import GLMTasks
     func clozePrintsTheInputsOfEveryKind() throws {
         let tok = try EvaluationTests.tokenizer()
         func printed(_ args: [String]) throws -> [String] {
-            let r = try Self.run(["cloze", "--tokenizer", Self.model] + args)
+            let r = try GLMExecutable.run(["cloze", "--tokenizer", Self.model] + args)
             #expect(r.rc == 0, "\(args): \(r.err)")
             return r.out.split(separator: "\n").map(String.init)
         }

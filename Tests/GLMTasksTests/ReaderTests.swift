@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import GLMTokenizers
 import GLMTasks
+import GLMSystem
 
 /// The task readers on hand-written files in the SuperGLUE release's format, BIG-bench's and task
 /// files', and the errors for bad input (each names the file, line and field).

@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class AdamWTests: XCTestCase {
     func testAgainstReferenceOverSteps() {

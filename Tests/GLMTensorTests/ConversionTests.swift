@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class ConversionTests: XCTestCase {
     func bf16(_ xs: [Float]) -> [UInt16] {

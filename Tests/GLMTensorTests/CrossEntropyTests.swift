@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class CrossEntropyTests: XCTestCase {
     func run(n: Int, V: Int, seed: UInt64, maskEvery: Int = 3, eps: Float = 0) {

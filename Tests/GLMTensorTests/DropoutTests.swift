@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class DropoutTests: XCTestCase {
     /// Random123's published known-answer vectors for Philox4x32-10 (tests/kat_vectors).

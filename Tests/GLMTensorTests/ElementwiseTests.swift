@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class ElementwiseTests: XCTestCase {
     let sizes = [1, 3, 16, 17, 31, 100, 1000, 70_001]

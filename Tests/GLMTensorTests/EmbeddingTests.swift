@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class EmbeddingTests: XCTestCase {
     func testForwardBackwardAgainstReference() {

@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class GELUTests: XCTestCase {
     let sizes = [1, 3, 17, 31, 100, 1025, 100_003]

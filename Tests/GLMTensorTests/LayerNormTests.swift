@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class LayerNormTests: XCTestCase {
     let shapes = [(1, 1), (1, 3), (3, 17), (5, 31), (7, 100), (33, 512), (300, 257), (2048, 64)]

@@ -1,5 +1,6 @@
 import XCTest
 import GLMTensor
+import GLMTestSupport
 
 final class SoftmaxTests: XCTestCase {
     /// (batch, heads, sq, sk, seps, scale): m = sk − sq memory columns; seps 0 (causal), = sq

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import GLMTensor
+import GLMTestSupport
 
 /// The kernels that reduce or draw random numbers across threads must give the same bits for
 /// any thread count (resumable training, reproducible runs on other machines). This test
@@ -61,18 +62,8 @@ final class ThreadCountTests: XCTestCase {
         guard exe.hasSuffix(".xctest"), FileManager.default.isExecutableFile(atPath: exe) else {
             throw XCTSkip("not running from the xctest binary")
         }
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: exe)
-        child.arguments = ["GLMTensorTests.ThreadCountTests/testDigestProbe"]
-        var env = ProcessInfo.processInfo.environment
-        env["GLM_NUM_THREADS"] = "1"
-        child.environment = env
-        let pipe = Pipe()
-        child.standardOutput = pipe
-        child.standardError = FileHandle.nullDevice
-        try child.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        child.waitUntilExit()
+        let out = try runProcess(URL(fileURLWithPath: exe), ["GLMTensorTests.ThreadCountTests/testDigestProbe"],
+                                 environment: ["GLM_NUM_THREADS": "1"]).out
         guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("KERNEL-DIGEST ") }),
               let single = UInt64(line.dropFirst("KERNEL-DIGEST ".count)) else {
             return XCTFail("child run printed no digest:\n\(out.suffix(2000))")

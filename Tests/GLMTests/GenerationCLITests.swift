@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import GLMTestSupport
 
 /// `glm generate` end to end: the built executable on a fixture model with a small BERT-style
 /// vocabulary written here ([PAD] [CLS] [MASK] [UNK] [SEP] w5 … w99: sop = 100, eop = 101,
@@ -8,44 +9,16 @@ final class GenerationCLITests: XCTestCase {
     static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
     var folder: URL!
 
-    /// The `glm` executable next to the test bundle (SwiftPM builds every product for `swift test`).
-    private func glm() throws -> URL {
-        var dir = Bundle.main.bundleURL
-        for _ in 0..<3 {
-            let u = dir.appendingPathComponent("glm")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-            dir = dir.deletingLastPathComponent()
-        }
-        throw XCTSkip("the glm executable was not built next to the tests (\(Bundle.main.bundleURL.path)); run `swift build -c release` first")
-    }
-
     override func setUpWithError() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("glm-generate-cli-\(getpid())-\(UUID().uuidString)")
-        let model = folder.appendingPathComponent("model")
-        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-        for f in ["config.json", "model.safetensors"] {
-            try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("model-counting/\(f)"), to: model.appendingPathComponent(f))
-        }
-        let vocab = ["[PAD]", "[CLS]", "[MASK]", "[UNK]", "[SEP]"] + (5...99).map { "w\($0)" }
-        try (vocab.joined(separator: "\n") + "\n").write(to: model.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        try TestModels.writeCounting(to: folder.appendingPathComponent("model"))
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: folder) }
 
     private func run(_ args: [String], stdin: String? = nil, model: String? = nil) throws -> (rc: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = try glm()
-        p.arguments = ["generate", "--model", model ?? folder.appendingPathComponent("model").path] + args
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = inp
-        try p.run()
-        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try inp.fileHandleForWriting.close()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        guard GLMExecutable.url != nil else { throw XCTSkip(GLMExecutable.notBuilt) }
+        return try GLMExecutable.run(["generate", "--model", model ?? folder.appendingPathComponent("model").path] + args, stdin: stdin)
     }
 
     func testJSONHasTheFillsOfEveryPrompt() throws {

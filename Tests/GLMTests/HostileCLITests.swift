@@ -1,48 +1,22 @@
 import Foundation
 import XCTest
+import GLMTestSupport
 
 /// The `glm` executable on hostile or mistaken command lines (issue 12, classes 4, 8 and 10):
 /// every case exits non-zero with a message naming the flag, file or field, and changes nothing.
 final class HostileCLITests: XCTestCase {
-    static let fixtures = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
     var dir: URL!
 
     override func setUpWithError() throws {
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("glm-hostile-cli-\(UUID().uuidString)")
-        let model = dir.appendingPathComponent("model")
-        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-        for f in ["config.json", "model.safetensors"] {
-            try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("model-counting/\(f)"), to: model.appendingPathComponent(f))
-        }
-        let vocab = ["[PAD]", "[CLS]", "[MASK]", "[UNK]", "[SEP]"] + (5...99).map { "w\($0)" }
-        try (vocab.joined(separator: "\n") + "\n").write(to: model.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        try TestModels.writeCounting(to: dir.appendingPathComponent("model"))
     }
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    private func glm() throws -> URL {
-        var d = Bundle.main.bundleURL
-        for _ in 0..<3 {
-            let u = d.appendingPathComponent("glm")
-            if FileManager.default.isExecutableFile(atPath: u.path) { return u }
-            d = d.deletingLastPathComponent()
-        }
-        throw XCTSkip("the glm executable was not built next to the tests; run `swift build -c release` first")
-    }
-
     private func run(_ args: [String], environment: [String: String] = [:]) throws -> (rc: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = try glm()
-        p.arguments = args
-        p.currentDirectoryURL = dir
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        guard GLMExecutable.url != nil else { throw XCTSkip(GLMExecutable.notBuilt) }
+        return try GLMExecutable.run(args, environment: environment, currentDirectory: dir)
     }
 
     private func assertFails(_ args: [String], environment: [String: String] = [:], mentioning words: [String],

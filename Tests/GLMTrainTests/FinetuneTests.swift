@@ -74,30 +74,8 @@ final class FinetuneTests: RunTestCase {
              "--dev", learnable.appendingPathComponent("dev.jsonl").path, "--epochs", "2", "--lr", "1e-3", "--dropout", "0.1",
              "--save-every", "4", "--output", tmp.appendingPathComponent(out).path]
         }
-        let a = tmp.appendingPathComponent("a"), b = tmp.appendingPathComponent("b")
-        let full = try launch(args("a"))
-        full.waitUntilExit()
-        XCTAssertEqual(full.terminationStatus, 0)
-        let reference = try losses(a)
-        XCTAssertEqual(reference.count, 40)
-
-        let victim = try launch(args("b"))
-        let ok = waitFor(120) {
-            guard victim.isRunning else { return true }
-            let l = (try? self.losses(b)) ?? [:]
-            return l.keys.contains(26) && FileManager.default.fileExists(atPath: b.appendingPathComponent("latest").path)
-        }
-        XCTAssertTrue(ok, "victim run never reached step 26")
-        kill(victim.processIdentifier, SIGKILL)
-        victim.waitUntilExit()
-        XCTAssertEqual(victim.terminationReason, .uncaughtSignal)
-        let resumed = try launch(["finetune", "--output", b.path, "--resume"])
-        resumed.waitUntilExit()
-        XCTAssertEqual(resumed.terminationStatus, 0)
-        XCTAssertEqual(try losses(b), reference)
-        let wa = try SafeTensors.read(a.appendingPathComponent("model/model.safetensors"))
-        let wb = try SafeTensors.read(b.appendingPathComponent("model/model.safetensors"))
-        for (k, t) in wa { XCTAssertEqual(t.floats(), wb[k]!.floats(), k) }
+        let (a, b) = try assertKilledRunResumesExactly(steps: 40, killAfter: 26, command: { args($0.lastPathComponent) },
+                                                       resume: { ["finetune", "--output", $0.path, "--resume"] })
         XCTAssertEqual(try Data(contentsOf: a.appendingPathComponent("best.json")), try Data(contentsOf: b.appendingPathComponent("best.json")))
     }
 

@@ -9,33 +9,9 @@ import GLMTrain
 final class PretrainTests: RunTestCase {
     func testKilledRunResumesWithBitIdenticalLosses() throws {
         let cfg = try makeConfig()
-        let a = tmp.appendingPathComponent("a"), b = tmp.appendingPathComponent("b")
-        let full = try launch(["pretrain", "--config", cfg.path, "--output", a.path])
-        full.waitUntilExit()
-        XCTAssertEqual(full.terminationStatus, 0)
-        let reference = try losses(a)
-        XCTAssertEqual(reference.count, 12)
-
-        let victim = try launch(["pretrain", "--config", cfg.path, "--output", b.path])
-        // Kill it after the step-4 checkpoint, in the middle of later steps.
-        let ok = waitFor(120) {
-            guard victim.isRunning else { return true }
-            let l = (try? self.losses(b)) ?? [:]
-            return l.keys.contains(6) && FileManager.default.fileExists(atPath: b.appendingPathComponent("latest").path)
-        }
-        XCTAssertTrue(ok, "victim run never reached step 6")
-        kill(victim.processIdentifier, SIGKILL)
-        victim.waitUntilExit()
-        XCTAssertEqual(victim.terminationReason, .uncaughtSignal)
-
-        let resumed = try launch(["pretrain", "--output", b.path, "--resume"])
-        resumed.waitUntilExit()
-        XCTAssertEqual(resumed.terminationStatus, 0)
-        XCTAssertEqual(try losses(b), reference)
-        // The final weights agree too.
-        let wa = try SafeTensors.read(a.appendingPathComponent("model/model.safetensors"))
-        let wb = try SafeTensors.read(b.appendingPathComponent("model/model.safetensors"))
-        for (k, t) in wa { XCTAssertEqual(t.floats(), wb[k]!.floats(), k) }
+        let (_, b) = try assertKilledRunResumesExactly(steps: 12, killAfter: 6,
+                                                       command: { ["pretrain", "--config", cfg.path, "--output", $0.path] },
+                                                       resume: { ["pretrain", "--output", $0.path, "--resume"] })
         // Only the newest checkpoints are kept.
         let kept = try FileManager.default.contentsOfDirectory(atPath: b.appendingPathComponent("checkpoints").path).sorted()
         XCTAssertEqual(kept, ["step-12", "step-8"])

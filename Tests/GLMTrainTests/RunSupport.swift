@@ -1,10 +1,12 @@
 import Foundation
 import XCTest
+import GLMNN
+import GLMTestSupport
 
 /// What the end-to-end run tests share: a scratch folder, the built `glm` executable, launching
 /// it, reading the losses it logged, and waiting for a condition.
 class RunTestCase: XCTestCase {
-    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repo = GLMExecutable.repository
     var tmp: URL!
 
     override func setUpWithError() throws {
@@ -35,19 +37,10 @@ class RunTestCase: XCTestCase {
         return url
     }
 
-    /// The `glm` executable built next to this test bundle.
+    /// The `glm` executable built next to this test bundle, or a skip.
     func glmBinary() throws -> URL {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<3 {
-            let c = dir.appendingPathComponent("glm")
-            if FileManager.default.isExecutableFile(atPath: c.path) { return c }
-            dir.deleteLastPathComponent()
-        }
-        let fallback = Self.repo.appendingPathComponent(".build/release/glm")
-        guard FileManager.default.isExecutableFile(atPath: fallback.path) else {
-            throw XCTSkip("glm executable not built (run swift build -c release first)")
-        }
-        return fallback
+        guard let u = GLMExecutable.url else { throw XCTSkip(GLMExecutable.notBuilt) }
+        return u
     }
 
     func launch(_ args: [String]) throws -> Process { try launchLogged(args).process }
@@ -78,6 +71,43 @@ class RunTestCase: XCTestCase {
             out[step] = String(loss)
         }
         return out
+    }
+
+    /// Exact resume after a crash: `command(a)` run to its end is the reference (`steps` losses);
+    /// `command(b)` is SIGKILLed once it has logged step `killAfter` and written a checkpoint, then
+    /// `resume(b)` finishes it. The resumed run must log the reference losses bit for bit and end
+    /// with the same weights. Returns the two run folders for the checks particular to a command.
+    @discardableResult
+    func assertKilledRunResumesExactly(steps: Int, killAfter: Int, command: (URL) -> [String], resume: (URL) -> [String],
+                                       file: StaticString = #filePath, line: UInt = #line) throws -> (a: URL, b: URL) {
+        let a = tmp.appendingPathComponent("a"), b = tmp.appendingPathComponent("b")
+        let full = try launch(command(a))
+        full.waitUntilExit()
+        XCTAssertEqual(full.terminationStatus, 0, file: file, line: line)
+        let reference = try losses(a)
+        XCTAssertEqual(reference.count, steps, file: file, line: line)
+
+        let victim = try launch(command(b))
+        // Killed after a checkpoint, in the middle of later steps.
+        let ok = waitFor(120) {
+            guard victim.isRunning else { return true }
+            let l = (try? self.losses(b)) ?? [:]
+            return l.keys.contains(killAfter) && FileManager.default.fileExists(atPath: b.appendingPathComponent("latest").path)
+        }
+        XCTAssertTrue(ok, "victim run never reached step \(killAfter)", file: file, line: line)
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        XCTAssertEqual(victim.terminationReason, .uncaughtSignal, file: file, line: line)
+
+        let resumed = try launch(resume(b))
+        resumed.waitUntilExit()
+        XCTAssertEqual(resumed.terminationStatus, 0, file: file, line: line)
+        XCTAssertEqual(try losses(b), reference, file: file, line: line)
+        // The final weights agree too.
+        let wa = try SafeTensors.read(a.appendingPathComponent("model/model.safetensors"))
+        let wb = try SafeTensors.read(b.appendingPathComponent("model/model.safetensors"))
+        for (k, t) in wa { XCTAssertEqual(t.floats(), wb[k]?.floats(), k, file: file, line: line) }
+        return (a, b)
     }
 
     func waitFor(_ timeout: Double, _ cond: () -> Bool) -> Bool {

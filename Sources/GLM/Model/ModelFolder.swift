@@ -1,8 +1,20 @@
 import Foundation
 import GLMSystem
 
-/// What may be replaced by a model written with ``GLMModel/save(to:tokenizerFiles:)``.
+/// Where a model given on the command line lives, and what may be replaced by a model written with
+/// ``GLMModel/save(to:tokenizerFiles:)``.
 public enum ModelFolder {
+    /// The model at `path` (a folder, or a weights file inside one) and the folder holding its
+    /// config and tokenizer files; a path that does not exist is a ``GLMError/io(_:_:)`` naming it.
+    public static func locate(_ path: String) throws -> (model: URL, folder: URL) {
+        let url = URL(fileURLWithPath: path)
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw GLMError.io(path, "no such model folder")
+        }
+        return (url, isDir.boolValue ? url : url.deletingLastPathComponent())
+    }
+
     /// Files that make a folder a model folder (Hugging Face or official layout).
     public static let markers = ["config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
                                  "pytorch_model.bin.index.json", "latest_checkpointed_iteration.txt", "latest"]

@@ -1,3 +1,4 @@
+import GLMSystem
 import GLMTokenizers
 
 /// One GLM input sequence of a cloze sample (one choice), padded to the sequence length exactly as

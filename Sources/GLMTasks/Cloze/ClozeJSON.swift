@@ -1,3 +1,4 @@
+import GLMSystem
 import GLMTokenizers
 
 extension ClozeSample {

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 
 /// A cloze task: where its examples come from, its labels, how it is scored and its fine-tuning
 /// defaults. One of the eight SuperGLUE tasks, a task definition file of your own (``GenericTask``)

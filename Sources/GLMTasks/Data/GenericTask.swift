@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 
 /// A task of your own, defined by a small JSON file:
 ///
@@ -141,6 +142,7 @@ public struct GenericTask: Sendable {
         switch f.value {
         case let .string(s): return s
         case let .int(i): return String(i)
+        case let .uint(u): return String(u)
         case let .double(d): return PythonFloat.repr(d)
         case let .bool(b): return b ? "true" : "false"
         default: throw f.error("field \"\(f.path)\" must be text, got \(f.value.typeName)")

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 
 /// Readers of the public SuperGLUE release's JSON-lines files (`train.jsonl`, `val.jsonl`,
 /// `test.jsonl`), each a line-by-line port of the official processor
@@ -63,6 +64,7 @@ public enum SuperGLUEReader {
         case .null: return false
         case let .bool(b): return b
         case let .int(i): return i != 0
+        case let .uint(u): return u != 0
         case let .double(d): return d != 0
         case let .string(s): return !s.isEmpty
         case let .array(a): return !a.isEmpty

@@ -1,4 +1,5 @@
 import GLM
+import GLMSystem
 import GLMTokenizers
 
 /// One text to fill: the source with `[MASK]` blanks and the original it was masked from.

@@ -1,4 +1,5 @@
 import GLM
+import GLMSystem
 import GLMTensor
 
 /// One example's prediction, with every choice's score.

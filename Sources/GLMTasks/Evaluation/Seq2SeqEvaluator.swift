@@ -1,4 +1,5 @@
 import GLM
+import GLMSystem
 import GLMTokenizers
 
 /// One decoded example: what the model wrote and what it is scored against.

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 
 /// Comma-separated files with a header row (RFC 4180, as Python's `csv` module reads them: quoted
 /// fields may hold commas, doubled quotes and line breaks). Each row becomes an object record keyed

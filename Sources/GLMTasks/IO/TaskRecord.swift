@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 
 /// A value inside one record of a task file, with where it sits (file, line, field path), so that a
 /// missing or mistyped field is reported as `val.jsonl:12: missing field "passage.questions[0].idx"`.
@@ -49,6 +50,7 @@ public struct TaskField: Sendable {
     public func number() throws -> Double {
         switch value {
         case let .int(i): return Double(i)
+        case let .uint(u): return Double(u)
         case let .double(d): return d
         default: throw error("\(shownPath) must be a number, got \(value.typeName)")
         }
@@ -105,8 +107,8 @@ public enum TaskFile {
                 if slice.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0D) }) {
                     do {
                         out.append(TaskField(file: url.path, line: line, value: try JSONParser.parse(slice)))
-                    } catch let f as JSONParser.Failure {
-                        throw TaskError.data(file: url.path, line: line, message: "not valid JSON: \(f)")
+                    } catch {
+                        throw TaskError.data(file: url.path, line: line, message: "not valid JSON: \(error)")
                     }
                 }
                 start = end + 1
@@ -122,8 +124,8 @@ public enum TaskFile {
         guard data.contains(where: { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09) }) else {
             throw TaskError.data(file: url.path, line: nil, message: "empty file")
         }
-        do { return TaskField(file: url.path, line: 1, value: try JSONParser.parse(data)) } catch let f as JSONParser.Failure {
-            throw TaskError.data(file: url.path, line: nil, message: "not valid JSON: \(f)")
+        do { return TaskField(file: url.path, line: 1, value: try JSONParser.parse(data)) } catch {
+            throw TaskError.data(file: url.path, line: nil, message: "not valid JSON: \(error)")
         }
     }
 }

@@ -184,8 +184,7 @@ extension TrainingObserver {
 /// The one training loop of swift-glm, for pretraining and fine-tuning alike: it pulls
 /// micro-batches from a ``BatchSource``, runs ``TrainingStep``, keeps the ``TrainerState`` that
 /// makes resume exact, honours SIGINT/SIGTERM and the time limit between micro-batches (a step is
-/// abandoned, and the last complete one saved), and
-/// tells its observers.
+/// abandoned, and the last complete one saved), and tells its observers.
 public final class TrainingLoop {
     public let model: GLMModel
     public let optimizer: AdamW
@@ -200,9 +199,9 @@ public final class TrainingLoop {
 
     /// `watchSignals` turns SIGINT/SIGTERM (and SIGUSR1) into a clean stop (a library user
     /// embedding the loop may prefer to handle signals itself). Data-parallel loops (`parallel`)
-    /// stop cleanly on SIGUSR1 only, which mpirun forwards to every rank: the ranks agree between micro-batches and after
-    /// each step on whether any of them was asked to stop. (mpirun answers SIGINT/SIGTERM by
-    /// terminating every rank within seconds, too soon for a checkpoint.)
+    /// stop cleanly on SIGUSR1 only, which mpirun forwards to every rank: the ranks agree between
+    /// micro-batches and after each step on whether any of them was asked to stop. (mpirun answers
+    /// SIGINT/SIGTERM by terminating every rank within seconds, too soon for a checkpoint.)
     public init(model: GLMModel, optimizer: AdamW, schedule: AnnealingLR, state: TrainerState, options: LoopOptions,
                 source: BatchSource, observers: [TrainingObserver], watchSignals: Bool = true,
                 gradientHook: ((ParameterStore) throws -> Void)? = nil, parallel: DataParallel? = nil) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GLMSystem
 import GLMDistributed
 import GLMTrain
 
@@ -84,8 +85,8 @@ struct FinetuneCommand: ParsableCommand {
             guard let saved = try DistributedOptions.savedConfig(file, comm) else {
                 throw ValidationError("--resume: \(out.path) holds no fine-tuning run to resume (no config.json)")
             }
-            do { c = try JSONDecoder().decode(FinetuneConfig.self, from: saved) } catch {
-                throw ValidationError("--resume: \(file.path) is not a fine-tuning run config: \(error)")
+            do { c = try decodeJSON(FinetuneConfig.self, from: saved) } catch {
+                throw ValidationError("--resume: \(file.path) is not a fine-tuning run config: \(describeDecodingError(error))")
             }
         }
         if let config { c = try FinetuneConfig.load(URL(fileURLWithPath: config), over: c) }

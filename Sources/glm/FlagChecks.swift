@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GLMData
 import GLMSystem
+import GLMTrain
 
 /// Checks of numbers given as flags, run by swift-argument-parser's `validate()` before a command
 /// does anything: every size from a flag is positive where it must be, finite, and within a stated
@@ -40,9 +41,9 @@ extension PretrainCommand {
     func validate() throws {
         try FlagCheck.positiveFinite("--lr", lr)
         try FlagCheck.positiveFinite("--time-limit", timeLimit)
-        try FlagCheck.positive("--steps", steps)
-        try FlagCheck.positive("--batch-size", batchSize, max: FlagCheck.maxBatchSize)
-        try FlagCheck.positive("--grad-accum", gradAccum, max: 1 << 20)
+        try FlagCheck.positive("--steps", steps, max: TrainConfig.Limits.steps)
+        try FlagCheck.positive("--batch-size", batchSize, max: TrainConfig.Limits.batchSize)
+        try FlagCheck.positive("--grad-accum", gradAccum, max: TrainConfig.Limits.gradientAccumulation)
         try FlagCheck.positive("--seq-length", seqLength, max: FlagCheck.maxSequenceLength)
         try FlagCheck.positive("--save-every", saveEvery)
         try FlagCheck.positive("--eval-every", evalEvery)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GLMDistributed
+import GLMSystem
 import GLMTrain
 
 /// `glm pretrain`: the main job.
@@ -67,8 +68,8 @@ struct PretrainCommand: ParsableCommand {
             guard let saved = try DistributedOptions.savedConfig(file, comm) else {
                 throw ValidationError("--resume: \(out.path) holds no run to resume (no config.json)")
             }
-            do { c = try JSONDecoder().decode(TrainConfig.self, from: saved) } catch {
-                throw ValidationError("--resume: \(file.path) is not a valid run config: \(error)")
+            do { c = try decodeJSON(TrainConfig.self, from: saved) } catch {
+                throw ValidationError("--resume: \(file.path) is not a valid run config: \(describeDecodingError(error))")
             }
         } else if embedded {
             c = try TrainConfig.embeddedDefault()

@@ -196,16 +196,26 @@ final class DataParallelTrainingTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("rank 1") && r.stderr.contains("seed (2 vs rank 0's 1)"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoints"), "training started anyway")
-        // A ZeRO-1 checkpoint missing a shard cannot be resumed.
+        // A ZeRO-1 checkpoint missing a shard cannot be resumed: the run says so and falls back
+        // to the newest intact checkpoint (issue 12 class 5); with none intact it is an error.
         let run = MPIRuns.work.appendingPathComponent("bad3")
         XCTAssertEqual(try MPIRuns.mpi(2, ["pretrain", "--config", cfg.path, "--output", run.path, "--zero", "1"]).status, 0)
-        try FileManager.default.removeItem(at: run.appendingPathComponent("checkpoints/step-4/optimizer-shard-00001-of-00002.safetensors"))
+        let shard1 = "optimizer-shard-00001-of-00002.safetensors"
+        try FileManager.default.removeItem(at: run.appendingPathComponent("checkpoints/step-4/\(shard1)"))
         r = try MPIRuns.mpi(2, ["pretrain", "--output", run.path, "--resume", "--steps", "6"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("step-4/\(shard1) is missing"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("resuming from the newest intact checkpoint, checkpoints/step-2 (step 2)"), r.stdout)
+        let checkpoints = run.appendingPathComponent("checkpoints")
+        for n in try FileManager.default.contentsOfDirectory(atPath: checkpoints.path) where n.hasPrefix("step-") && !n.contains(".") {
+            try FileManager.default.removeItem(at: checkpoints.appendingPathComponent("\(n)/\(shard1)"))
+        }
+        r = try MPIRuns.mpi(2, ["pretrain", "--output", run.path, "--resume", "--steps", "8"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("optimizer-shard-00001-of-00002.safetensors is missing"), r.stderr)
-        r = try MPIRuns.run(try MPIRuns.glm(), ["pretrain", "--output", run.path, "--resume", "--steps", "6"])
+        XCTAssertTrue(r.stderr.contains("no intact checkpoint to resume") && r.stderr.contains("\(shard1) is missing"), r.stderr)
+        r = try MPIRuns.run(try MPIRuns.glm(), ["pretrain", "--output", run.path, "--resume", "--steps", "8"])
         XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("optimizer-shard-00001-of-00002.safetensors is missing"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("no intact checkpoint to resume") && r.stderr.contains("\(shard1) is missing"), r.stderr)
     }
 
     /// Two hosts of its own (network namespaces joined by a veth pair, mpirun's remote launch

@@ -111,6 +111,33 @@ final class DataParallelUnitTests: XCTestCase {
         }
     }
 
+    /// Issue 12 class 9: a stop asked of one rank inside a step of 1,000,000 micro-batches abandons
+    /// the step on every rank at the same micro-batch (no update), instead of after the step.
+    func testOneRankStoppingMidStepAbandonsTheStepOnEveryRankTogether() throws {
+        let results = ThreadGroup.run(2) { comm -> (abandoned: Bool, ran: Int, unchanged: Bool) in
+            let model = try GLMModel(config: Self.tiny, seed: 3)
+            let dp = DataParallel(comm: comm, store: model.store, options: ParallelOptions())
+            let opt = AdamW(store: model.store, shard: dp.optimizerShard)
+            var step = TrainingStep(model: model, optimizer: opt, schedule: AnnealingLR(peak: 1e-3, warmupSteps: 0, decaySteps: 10),
+                                    clipGrad: 1)
+            step.parallel = dp
+            let before = model.store.values.toArray()
+            var ran = 0
+            let batches = (0..<1_000_000).map { _ in { () throws -> TrainingBatch in
+                ran += 1
+                return TrainingBatch(tokens: 1, label: "x") { _ in try Tensor([1], shape: [1]) }
+            } }
+            let result = try step.run(step: 1, batches: batches, shouldStop: { comm.rank == 1 && ran >= 50 })
+            return (result == nil, ran, model.store.values.toArray() == before)
+        }
+        let values = try results.map { try $0.get() }
+        for (r, v) in values.enumerated() {
+            XCTAssertTrue(v.abandoned, "rank \(r)")
+            XCTAssertEqual(v.ran, 50, "rank \(r) ran \(v.ran) micro-batches")
+            XCTAssertTrue(v.unchanged, "rank \(r) updated its weights")
+        }
+    }
+
     /// One rank's bad input stops every rank, and rank 0 can say which rank failed and why.
     func testAgreeStopsEveryRankAndNamesTheFailures() throws {
         struct Bad: Error, CustomStringConvertible { let r: Int; var description: String { "no data on rank \(r)" } }

@@ -79,6 +79,22 @@ final class FinetuneTests: RunTestCase {
         XCTAssertEqual(try Data(contentsOf: a.appendingPathComponent("best.json")), try Data(contentsOf: b.appendingPathComponent("best.json")))
     }
 
+    /// Issue 12 class 6: while one fine-tuning run holds its folder, a second (fresh or resuming)
+    /// is refused naming the holder; once the first is gone, the folder is free again.
+    func testASecondFinetuneOnTheSameFolderIsRefusedNamingTheHolder() throws {
+        let c = config(model: try tinyModel(), train: try trainingSlice(16), output: "shared", epochs: 1)
+        var first: Finetuner? = try Finetuner(config: c, resume: false) { _ in }
+        for resume in [false, true] {
+            XCTAssertThrowsError(try Finetuner(config: c, resume: resume) { _ in }) { e in
+                XCTAssertTrue("\(e)".contains("is in use by PID \(getpid())"), "\(e)")
+                XCTAssertTrue("\(e)".contains("(glm finetune, since"), "\(e)")
+            }
+        }
+        XCTAssertNotNil(first)
+        first = nil
+        XCTAssertNoThrow(try Finetuner(config: c, resume: true) { _ in })
+    }
+
     func testBadInputFailsBeforeTraining() throws {
         let model = try tinyModel()
         let task = learnable.appendingPathComponent("task.json").path

@@ -7,26 +7,6 @@ import GLMTrain
 /// `glm pretrain` end to end on a tiny model: exact resume after SIGKILL, clean stop on SIGTERM,
 /// and clear errors on bad input before any work starts.
 final class PretrainTests: RunTestCase {
-    /// A small corpus (a slice of the held-out novel) and a tiny-run config file.
-    func makeConfig(steps: Int = 12, saveEvery: Int = 4) throws -> URL {
-        let text = try String(contentsOf: Self.repo.appendingPathComponent("Resources/corpus/valid/persuasion.txt"), encoding: .utf8)
-        let data = tmp.appendingPathComponent("corpus")
-        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        try String(text.prefix(60_000)).write(to: data.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
-        try String(text.dropFirst(60_000).prefix(8_000)).write(to: tmp.appendingPathComponent("valid.txt"), atomically: true, encoding: .utf8)
-        let cfg: [String: Any] = [
-            "model": ["num_layers": 2, "hidden_size": 32, "num_attention_heads": 4, "vocab_size": 30592,
-                      "max_sequence_length": 64],
-            "data": [data.path], "validationData": [tmp.appendingPathComponent("valid.txt").path],
-            "tokenizer": Self.repo.appendingPathComponent("Resources/tokenizers/bert-base-uncased").path,
-            "seqLength": 48, "batchSize": 4, "steps": steps, "saveEvery": saveEvery, "evalEvery": 6, "evalBatches": 2,
-            "learningRate": 1e-3, "warmup": 0.1, "demoSentences": 1, "keepCheckpoints": 2,
-        ]
-        let url = tmp.appendingPathComponent("run.json")
-        try JSONSerialization.data(withJSONObject: cfg).write(to: url)
-        return url
-    }
-
     func testKilledRunResumesWithBitIdenticalLosses() throws {
         let cfg = try makeConfig()
         let (_, b) = try assertKilledRunResumesExactly(steps: 12, killAfter: 6,

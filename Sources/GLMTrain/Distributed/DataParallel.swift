@@ -139,6 +139,12 @@ public final class DataParallel {
         return nil
     }
 
+    /// Whether any rank wants to stop (`local`: this rank does), for abandoning a step between
+    /// micro-batches: every rank must call it at the same micro-batch.
+    public func agreeToStop(_ local: Bool) throws -> Bool {
+        try timed { try comm.max([local ? 1 : 0]) }[0] > 0
+    }
+
     /// Brings every rank's dropout stream to the furthest position after a micro-batch that left
     /// some rank an empty part: that rank ran no dropout and would otherwise fall behind.
     public func syncDropout(_ rng: RandomState) throws {

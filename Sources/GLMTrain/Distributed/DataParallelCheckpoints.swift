@@ -97,20 +97,24 @@ extension DataParallel {
 }
 
 extension RunCheckpoints {
-    /// Where a run starts, the same on every rank: with `resume`, rank 0 restores `latest` into
-    /// its model and optimizer (a failure stops every rank, ``Communicator/agree(_:)``); then, when
+    /// Where a run starts, the same on every rank: with `resume`, rank 0 restores the newest
+    /// intact checkpoint (`latest`, or the one before it when `latest` is broken, which `log`
+    /// reports: ``restoreNewestIntact(model:optimizer:log:)``) into its model and optimizer (a
+    /// failure stops every rank, ``Communicator/agree(_:)``); then, when
     /// data-parallel, every rank receives rank 0's parameters, state and its optimizer moments
     /// (``DataParallel/distributeStart(from:restored:model:optimizer:)``), also on a fresh start so
     /// that all replicas begin identical. Returns the restored state and its folder, or nil.
     public func start(resume: Bool, model: GLMModel, optimizer: AdamW, comm: Communicator,
-                      parallel: DataParallel?) throws -> (state: TrainerState, from: URL?)? {
+                      parallel: DataParallel?, log: (String) -> Void = { _ in }) throws -> (state: TrainerState, from: URL?)? {
         var dir: URL?
         var restored: TrainerState?
         try comm.agree {
-            if comm.isRoot, resume, let latest = try self.latest() {
+            if comm.isRoot, resume {
                 removeStaleTemporaries()
-                restored = try restore(latest, model: model, optimizer: optimizer)
-                dir = latest
+                if let found = try restoreNewestIntact(model: model, optimizer: optimizer, log: log) {
+                    restored = found.state
+                    dir = found.dir
+                }
             }
         }
         if let parallel {

@@ -104,10 +104,13 @@ public struct FinetuneConfig: Codable, Sendable, Equatable {
         try need(weightDecay.map { $0 >= 0 && $0.isFinite } ?? true, "weight-decay must be ≥ 0")
         try need(dropout.map { $0 >= 0 && $0 < 1 } ?? true, "dropout must be in [0, 1), got \(dropout ?? 0)")
         try need(clipGrad.map { $0 >= 0 && $0.isFinite } ?? true, "clip-grad must be ≥ 0")
-        try need(seqLength.map { $0 >= 8 } ?? true, "seq-length must be at least 8, got \(seqLength ?? 0)")
-        try need(evalEveryEpochs > 0, "eval-every-epochs must be positive")
-        try need(evalBatchSize.map { $0 > 0 } ?? true, "eval-batch-size must be positive")
-        try need(saveEvery >= 0 && keepCheckpoints > 0, "save-every must be ≥ 0 and keep-checkpoints positive")
+        try need(seqLength.map { $0 >= 8 && $0 <= 1 << 20 } ?? true, "seq-length must be in 8…1048576, got \(seqLength ?? 0)")
+        try need((beta1.map { $0 >= 0 && $0 < 1 } ?? true) && (beta2.map { $0 >= 0 && $0 < 1 } ?? true),
+                 "beta1 and beta2 must be in [0, 1)")
+        try need(eps.map { $0 > 0 && $0.isFinite } ?? true, "eps must be a finite number greater than 0")
+        try need(evalEveryEpochs > 0 && evalEveryEpochs <= 1_000_000, "eval-every-epochs must be in 1…1000000, got \(evalEveryEpochs)")
+        try need(evalBatchSize.map { $0 > 0 && $0 <= 1 << 16 } ?? true, "eval-batch-size must be in 1…65536, got \(evalBatchSize ?? 0)")
+        try need(saveEvery >= 0 && saveEvery <= TrainConfig.Limits.steps && keepCheckpoints > 0, "save-every must be in 0…\(TrainConfig.Limits.steps) and keep-checkpoints positive")
         try need(timeLimit >= 0 && timeLimit.isFinite, "time-limit must be ≥ 0 seconds")
         try parallel?.validate()
     }

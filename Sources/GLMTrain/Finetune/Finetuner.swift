@@ -3,6 +3,7 @@ import GLM
 import GLMData
 import GLMDistributed
 import GLMNN
+import GLMSystem
 import GLMTasks
 import GLMTensor
 import GLMTokenizers
@@ -44,6 +45,8 @@ public final class Finetuner {
     public let comm: Communicator
     /// Data-parallel training, when there are several ranks.
     public let parallel: DataParallel?
+    /// The run folder's lock, held by rank 0 while this object lives.
+    let runLock: RunLock?
 
     /// Validates everything and reads the data before anything is written; with `resume`, restores
     /// the latest checkpoint of `config.output`. With several ranks in `communicator` every rank
@@ -60,6 +63,7 @@ public final class Finetuner {
         self.checkpoints = checkpoints
         let setup = try communicator.agree { try Self.prepare(raw, resume: resume, isRoot: isRoot, checkpoints: checkpoints, log: log) }
         config = setup.config
+        runLock = setup.lock
         task = setup.task
         tokenizerFiles = setup.tokenizer.files
         let c = setup.config
@@ -88,7 +92,7 @@ public final class Finetuner {
         schedule = AnnealingLR(peak: c.learningRate!, warmupSteps: c.warmup! * Double(steps), decaySteps: steps, style: .linear,
                                minRatio: c.minLRRatio)
         state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
-        if let start = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel) {
+        if let start = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel, log: log) {
             state = start.state
             log("resumed from \(start.from?.lastPathComponent ?? "a checkpoint") (step \(state.step))")
         }
@@ -108,6 +112,8 @@ public final class Finetuner {
         var task: FinetuneTask
         var modelURL: URL
         var modelConfig: GLMConfig
+        /// The run folder's lock (rank 0).
+        var lock: RunLock?
     }
 
     /// The checks and reads of setup; `isRoot`: this process owns the run folder (checks it and creates it).
@@ -116,7 +122,7 @@ public final class Finetuner {
         try raw.validate()
         let fm = FileManager.default
         let runDir = checkpoints.runDir
-        if isRoot, !resume, (try? checkpoints.latest()) != nil {
+        if isRoot, !resume, checkpoints.hasCheckpoints {
             throw TrainError.io("\(runDir.path) already holds a run with checkpoints; pass --resume to continue it or choose another --output")
         }
         let modelURL = URL(fileURLWithPath: raw.model)
@@ -148,8 +154,14 @@ public final class Finetuner {
         modelConfig.embeddingDropoutProb = c.dropout!
         modelConfig.attentionDropoutProb = c.dropout!
         modelConfig.outputDropoutProb = c.dropout!
-        if isRoot { try fm.createDirectory(at: runDir, withIntermediateDirectories: true) }
-        return Setup(config: c, tokenizer: tokenizer, task: task, modelURL: modelURL, modelConfig: modelConfig)
+        var lock: RunLock?
+        if isRoot {
+            lock = try checkpoints.lock(purpose: resume ? "glm finetune --resume" : "glm finetune")
+            if !resume, checkpoints.hasCheckpoints {  // written by the run that held the lock just before
+                throw TrainError.io("\(runDir.path) already holds a run with checkpoints; pass --resume to continue it or choose another --output")
+            }
+        }
+        return Setup(config: c, tokenizer: tokenizer, task: task, modelURL: modelURL, modelConfig: modelConfig, lock: lock)
     }
 
     /// Trains `epochs` epochs (or until a signal or the time limit), scoring the dev set after each

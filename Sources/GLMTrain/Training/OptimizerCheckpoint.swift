@@ -58,6 +58,7 @@ public enum OptimizerCheckpoint {
                     throw TrainError.checkpoint("\(whole.path) holds moments of \(m.count) parameters, the model has \(total)")
                 }
                 pieces = [(0..<total, m, v)]
+                try checkFinite(file: whole)
                 return
             }
             let names = ((try? fm.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasPrefix("optimizer-shard-") }
@@ -99,6 +100,25 @@ public enum OptimizerCheckpoint {
                 next = first + count
             }
             guard next == total else { throw TrainError.checkpoint("the optimizer shards in \(dir.path) end at \(next), not at \(total)") }
+            try checkFinite(file: nil)
+        }
+
+        /// Throws naming the file and element of the first NaN or infinite moment or negative
+        /// second moment: every rank's shard is checked, not only the reader's own.
+        private func checkFinite(file: URL?) throws {
+            for (k, p) in pieces.enumerated() {
+                let name = file?.lastPathComponent ?? (pieces.count == 1 ? wholeFile : shardFile(k, of: pieces.count))
+                for (key, t) in [("exp_avg", p.m), ("exp_avg_sq", p.v)] {
+                    let bad: (Int, Float)? = t.withUnsafeBytes { raw in
+                        let f = raw.bindMemory(to: Float.self)
+                        for i in 0..<f.count where !f[i].isFinite || (key == "exp_avg_sq" && f[i] < 0) { return (i, f[i]) }
+                        return nil
+                    }
+                    if let (i, x) = bad {
+                        throw TrainError.nonFinite("\(dir.appendingPathComponent(name).path): \(key)[\(i)] is \(x)")
+                    }
+                }
+            }
         }
 
         static func moments(_ url: URL) throws -> (TensorData, TensorData) {

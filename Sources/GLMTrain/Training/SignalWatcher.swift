@@ -35,7 +35,11 @@ public final class SignalWatcher: @unchecked Sendable {
     }
 
     /// The signal received, or nil.
-    public var stopRequested: Int32? {
+    public var stopRequested: Int32? { Self.received }
+
+    /// The stop signal received by the process's watcher, or nil (none installed, or no signal):
+    /// for long work outside the loop's steps (held-out evaluation) to cut itself short.
+    public static var received: Int32? {
         let s = receivedStopSignal.load(ordering: .sequentiallyConsistent)
         return s == 0 ? nil : s
     }

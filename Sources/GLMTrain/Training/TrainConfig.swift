@@ -2,6 +2,7 @@ import Foundation
 import GLM
 import GLMData
 import GLMNN
+import GLMSystem
 
 /// Every knob of a pretraining run. Saved resolved as `config.json` in the run folder; a config
 /// file given with `--config` holds any subset of these keys, and flags override it.
@@ -93,21 +94,42 @@ public struct TrainConfig: Codable, Sendable, Equatable {
         return c
     }
 
-    /// Checks everything that can be checked before any work starts.
+    /// The largest batch, accumulation and step counts a run may ask for: far beyond real runs,
+    /// and small enough that steps × accumulation × batch × sequence cannot overflow.
+    public enum Limits {
+        public static let batchSize = 1 << 16
+        public static let gradientAccumulation = 1 << 20
+        public static let steps = 1 << 30
+    }
+
+    /// Checks everything that can be checked before any work starts: the same checks whether a
+    /// value came from a flag, a `--config` file or a run's saved `config.json`, each message
+    /// naming the setting (`batchSize`: the config key, `--batch-size`: the flag).
     public func validate() throws {
         let m = try resolvedModel()
         do { try m.validate() } catch { throw TrainError.config("\(error)") }
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw TrainError.config(msg) } }
-        try need(seqLength >= 8, "seq-length must be at least 8, got \(seqLength)")
+        try need(seqLength >= 8, "seqLength (--seq-length) must be at least 8, got \(seqLength)")
         try need(seqLength <= m.maxSequenceLength,
                  "seq-length \(seqLength) is above the model's max_sequence_length \(m.maxSequenceLength)")
-        try need(batchSize > 0, "batch-size must be positive, got \(batchSize)")
-        try need(gradientAccumulation > 0, "gradient-accumulation must be positive")
-        try need(steps > 0, "steps must be positive, got \(steps)")
-        try need(learningRate > 0, "learning rate must be positive")
-        try need(warmup >= 0 && warmup < 1, "warmup must be a fraction in [0, 1)")
-        try need(saveEvery >= 0 && evalEvery >= 0, "save-every and eval-every must be ≥ 0")
-        try need(keepCheckpoints > 0, "keep-checkpoints must be positive")
+        try need(batchSize > 0 && batchSize <= Limits.batchSize, "batchSize (--batch-size) must be in 1…\(Limits.batchSize), got \(batchSize)")
+        try need(gradientAccumulation > 0 && gradientAccumulation <= Limits.gradientAccumulation,
+                 "gradientAccumulation (--grad-accum) must be in 1…\(Limits.gradientAccumulation), got \(gradientAccumulation)")
+        try need(steps > 0 && steps <= Limits.steps, "steps (--steps) must be in 1…\(Limits.steps), got \(steps)")
+        try need(decaySteps >= 0 && decaySteps <= Limits.steps, "decaySteps must be in 0…\(Limits.steps), got \(decaySteps)")
+        try need(learningRate > 0 && learningRate.isFinite, "learningRate (--lr) must be a finite number greater than 0, got \(learningRate)")
+        try need(warmup >= 0 && warmup < 1, "warmup must be a fraction in [0, 1), got \(warmup)")
+        try need(minLRRatio >= 0 && minLRRatio <= 1, "minLRRatio must be in [0, 1], got \(minLRRatio)")
+        try need(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1, "beta1 and beta2 must be in [0, 1), got \(beta1) and \(beta2)")
+        try need(eps > 0 && eps.isFinite, "eps must be a finite number greater than 0, got \(eps)")
+        try need(weightDecay >= 0 && weightDecay.isFinite, "weightDecay must be a finite number ≥ 0, got \(weightDecay)")
+        try need(clipGrad >= 0 && clipGrad.isFinite, "clipGrad must be a finite number ≥ 0 (0: no clipping), got \(clipGrad)")
+        try need(dropout.map { $0 >= 0 && $0 < 1 } ?? true, "dropout must be in [0, 1), got \(dropout ?? 0)")
+        try need(saveEvery >= 0 && evalEvery >= 0, "saveEvery (--save-every) and evalEvery (--eval-every) must be ≥ 0")
+        try need(evalBatches > 0 && evalBatches <= Limits.steps, "evalBatches must be in 1…\(Limits.steps), got \(evalBatches)")
+        try need(keepCheckpoints > 0, "keepCheckpoints (--keep) must be positive, got \(keepCheckpoints)")
+        try need(timeLimit >= 0 && timeLimit.isFinite, "timeLimit (--time-limit) must be a finite number of seconds ≥ 0, got \(timeLimit)")
+        try need(demoSentences >= 0 && demoSentences <= 1000, "demoSentences must be in 0…1000, got \(demoSentences)")
         try need(!data.isEmpty, "no training data: pass --data <shard folder or text files>")
         try parallel?.validate()
         _ = try collatorConfig()
@@ -120,6 +142,9 @@ public enum TrainError: Error, CustomStringConvertible {
     case data(String)
     case io(String)
     case checkpoint(String)
+    /// NaN or infinite values: in weights or moments (never saved, never resumed), or a run whose
+    /// loss or gradient norm stayed non-finite (stopped without saving).
+    case nonFinite(String)
 
     public var description: String {
         switch self {
@@ -127,6 +152,7 @@ public enum TrainError: Error, CustomStringConvertible {
         case let .data(m): return "data: \(m)"
         case let .io(m): return m
         case let .checkpoint(m): return "checkpoint: \(m)"
+        case let .nonFinite(m): return "non-finite values: \(m)"
         }
     }
 }
@@ -209,11 +235,9 @@ extension TrainConfig {
         var merged = try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as! [String: Any]
         for (k, v) in patch { merged[k] = v }
         do {
-            return try JSONDecoder().decode(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw TrainError.config("\(url.path): field \"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+            return try decodeJSON(TrainConfig.self, from: JSONSerialization.data(withJSONObject: merged))
         } catch {
-            throw TrainError.config("\(url.path): \(error)")
+            throw TrainError.config("\(url.path): \(describeDecodingError(error))")
         }
     }
 }

@@ -3,6 +3,7 @@ import GLM
 import GLMData
 import GLMDistributed
 import GLMNN
+import GLMSystem
 import GLMTensor
 import GLMTokenizers
 
@@ -45,6 +46,8 @@ public final class Trainer {
     public let comm: Communicator
     /// Data-parallel training, when there are several ranks.
     public let parallel: DataParallel?
+    /// The run folder's lock, held by the process that writes it (rank 0) while this object lives.
+    let runLock: RunLock?
 
     /// Validates everything, prepares text data into shards, builds the model (from
     /// `initFrom` if given) and, with `resume`, restores the latest checkpoint. Nothing is
@@ -77,6 +80,7 @@ public final class Trainer {
                                                          writesRunFolder: false, log: { _ in }) }
         }
         guard let data = opened else { throw TrainError.data("internal: no data opened") }
+        runLock = data.lock
         train = data.train
         valid = data.valid
         validText = data.validText
@@ -113,7 +117,7 @@ public final class Trainer {
                           weightDecay: config.weightDecay, decays: model.weightDecayFlags, shard: parallel?.optimizerShard)
         schedule = config.lrSchedule()
         state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
-        if let start = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel) {
+        if let start = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel, log: log) {
             state = start.state
             log("resumed from \(start.from?.lastPathComponent ?? "a checkpoint") (step \(state.step))")
         }
@@ -131,6 +135,8 @@ public final class Trainer {
         var train: ShardDataset
         var valid: ShardDataset?
         var validText: [String]
+        /// The run folder's lock (the process that writes it).
+        var lock: RunLock?
     }
 
     /// The checks that need no writing, then the data (text is tokenised once into the run
@@ -142,11 +148,11 @@ public final class Trainer {
         var isDir: ObjCBool = false
         if writesRunFolder, fm.fileExists(atPath: runDir.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw TrainError.io("--output \(runDir.path) exists and is not a folder") }
-            if !resume, (try? checkpoints.latest()) != nil {
+            if !resume, checkpoints.hasCheckpoints {
                 throw TrainError.io("\(runDir.path) already holds a run with checkpoints; pass --resume to continue it or choose another --output")
             }
         }
-        if writesRunFolder, resume, try checkpoints.latest() == nil, fm.fileExists(atPath: runDir.path) == false {
+        if writesRunFolder, resume, fm.fileExists(atPath: runDir.path) == false {
             throw TrainError.checkpoint("--resume: \(runDir.path) does not exist")
         }
         var tok: GLMTokenizer? = nil
@@ -158,9 +164,13 @@ public final class Trainer {
         for p in config.data + config.validationData where !fm.fileExists(atPath: p) {
             throw TrainError.data("\(p) does not exist")
         }
+        var lock: RunLock?
         if writesRunFolder {
-            try fm.createDirectory(at: runDir, withIntermediateDirectories: true)
+            lock = try checkpoints.lock(purpose: resume ? "glm pretrain --resume" : "glm pretrain")
             guard fm.isWritableFile(atPath: runDir.path) else { throw TrainError.io("--output \(runDir.path) is not writable") }
+            if !resume, checkpoints.hasCheckpoints {  // written by the run that held the lock just before
+                throw TrainError.io("\(runDir.path) already holds a run with checkpoints; pass --resume to continue it or choose another --output")
+            }
         }
 
         let trainSet = try Self.openData(config.data, name: "train", tokenizer: &tok,
@@ -176,7 +186,7 @@ public final class Trainer {
         guard numTokens <= modelConfig.vocabSize else {
             throw TrainError.config("the data's tokenizer has \(numTokens) tokens but the model's vocab_size is \(modelConfig.vocabSize)")
         }
-        return OpenedData(tokenizer: tok, train: trainSet, valid: valid, validText: validText)
+        return OpenedData(tokenizer: tok, train: trainSet, valid: valid, validText: validText, lock: lock)
     }
 
     /// Shard folder as is; text files/folders tokenised once into `runDir/data/<name>`.
@@ -223,6 +233,8 @@ public final class Trainer {
     }
 
     /// Held-out Part B loss: a token mean over `evalBatches` fixed batches of the validation set.
+    /// A stop signal received meanwhile (``SignalWatcher/received``) cuts it short: nil, so a
+    /// partial mean is never logged, and the run stops within one batch.
     public func evaluate() throws -> Double? {
         guard let valid else { return nil }
         let c = try BlockCollator(config: config.collatorConfig(), dataset: valid, seqLength: config.seqLength)
@@ -231,6 +243,7 @@ public final class Trainer {
         defer { model.training = wasTraining }
         var sum = 0.0, weight = 0.0
         for k in 0..<config.evalBatches {
+            if SignalWatcher.received != nil { return nil }
             let b = BatchLoader.makeBatch(k, dataset: valid, collator: c, batchSize: config.batchSize, seed: config.seed ^ 0xE7A1)
             let t = try tensors(b)
             let w = Double(b.lossMask.reduce(0, +))

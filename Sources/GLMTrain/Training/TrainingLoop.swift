@@ -57,6 +57,11 @@ public struct LoopOptions: Sendable {
     public var clipGrad: Float = 1
     /// Stop, saving, after this many seconds of training (0: none). Checked between micro-batches.
     public var timeLimit: Double = 0
+    /// A step whose loss or gradient norm is not finite is skipped (no update; it still counts and
+    /// consumes its data, and the metrics mark it `skipped`); this many such steps in a row stop
+    /// the run with ``TrainError/nonFinite(_:)`` before any observer runs, so nothing is saved or
+    /// rotated and the checkpoints written before stay intact.
+    public var maxConsecutiveSkippedSteps = 8
 
     public init(steps: Int) { self.steps = steps }
 }
@@ -104,15 +109,19 @@ public struct TrainingStep {
 
     /// Trains step `step` (1-based) on `batches`; `shouldStop` is asked between micro-batches and
     /// a true answer abandons the step before its update (returns nil: nothing changed but the
-    /// gradients, so a checkpoint of the previous step resumes exactly). Data-parallel steps are
-    /// never abandoned (the ranks would wait for each other); the loop stops them between steps.
+    /// gradients, so a checkpoint of the previous step resumes exactly). Data-parallel ranks
+    /// abandon a step together: between micro-batches (after the first, the loop having agreed
+    /// just before it) they agree on whether any of them was asked to stop, one collective of one
+    /// number per micro-batch, so a step of a million micro-batches still stops within seconds.
     public func run(step: Int, batches: [() throws -> TrainingBatch], shouldStop: () -> Bool = { false }) throws -> StepResult? {
         model.store.zeroGrad()
         let n = batches.count
         let scale = try Tensor([1 / Float(n)], shape: [1])
         var lossSum: Float = 0, tokens = 0, label = ""
-        for next in batches {
-            if parallel == nil && shouldStop() { return nil }
+        for (i, next) in batches.enumerated() {
+            if let parallel {
+                if i > 0, try parallel.agreeToStop(shouldStop()) { return nil }
+            } else if shouldStop() { return nil }
             let b = try next()
             model.rng.rows = b.rows
             defer { model.rng.rows = nil }
@@ -174,8 +183,8 @@ extension TrainingObserver {
 
 /// The one training loop of swift-glm, for pretraining and fine-tuning alike: it pulls
 /// micro-batches from a ``BatchSource``, runs ``TrainingStep``, keeps the ``TrainerState`` that
-/// makes resume exact, honours SIGINT/SIGTERM and the time limit between micro-batches, and
-/// tells its observers.
+/// makes resume exact, honours SIGINT/SIGTERM and the time limit between micro-batches (a step is
+/// abandoned, and the last complete one saved), and tells its observers.
 public final class TrainingLoop {
     public let model: GLMModel
     public let optimizer: AdamW
@@ -190,9 +199,9 @@ public final class TrainingLoop {
 
     /// `watchSignals` turns SIGINT/SIGTERM (and SIGUSR1) into a clean stop (a library user
     /// embedding the loop may prefer to handle signals itself). Data-parallel loops (`parallel`)
-    /// stop cleanly on SIGUSR1 only, which mpirun forwards to every rank: the ranks agree after
-    /// each step on whether any of them was asked to stop. (mpirun answers SIGINT/SIGTERM by
-    /// terminating every rank within seconds, too soon for a checkpoint.)
+    /// stop cleanly on SIGUSR1 only, which mpirun forwards to every rank: the ranks agree between
+    /// micro-batches and after each step on whether any of them was asked to stop. (mpirun answers
+    /// SIGINT/SIGTERM by terminating every rank within seconds, too soon for a checkpoint.)
     public init(model: GLMModel, optimizer: AdamW, schedule: AnnealingLR, state: TrainerState, options: LoopOptions,
                 source: BatchSource, observers: [TrainingObserver], watchSignals: Bool = true,
                 gradientHook: ((ParameterStore) throws -> Void)? = nil, parallel: DataParallel? = nil) {
@@ -218,6 +227,7 @@ public final class TrainingLoop {
         let t0 = Date()
         var windowTokens = 0, windowStart = Date()
         var reason = StopReason.finished
+        var skippedRun = 0
         func stopReason() -> StopReason? {
             if let s = signals?.stopRequested { return .signal(s) }
             if options.timeLimit > 0 && startElapsed + Date().timeIntervalSince(t0) >= options.timeLimit { return .timeLimit }
@@ -228,10 +238,17 @@ public final class TrainingLoop {
             let cursor = state.dataCursor
             let batches = (0..<accum).map { i in { [source] in try source.batch(cursor + i) } }
             guard let result = try step.run(step: state.step + 1, batches: batches, shouldStop: { stopReason() != nil }) else {
-                reason = stopReason() ?? .finished
+                // Every rank abandoned the step together; they agree on why (for the logs).
+                let agreed = try step.parallel.map { try $0.agree(on: stopReason()) } ?? stopReason()
+                reason = agreed ?? .finished
                 break
             }
             state.step += 1
+            skippedRun = result.skipped ? skippedRun + 1 : 0
+            if skippedRun >= options.maxConsecutiveSkippedSteps {
+                let first = state.step - skippedRun + 1
+                throw TrainError.nonFinite("the loss or gradient norm was not finite for \(skippedRun) steps in a row (steps \(first)–\(state.step); last loss \(result.loss), gradient norm \(result.gradNorm)): the run stopped without saving, so the checkpoints written before are intact. Resume from the last one with --resume (a lower --lr or more warmup may help)")
+            }
             state.dataCursor += accum
             state.tokens += result.tokens
             state.elapsed = startElapsed + Date().timeIntervalSince(t0)

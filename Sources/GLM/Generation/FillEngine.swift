@@ -168,12 +168,23 @@ public final class FillEngine: @unchecked Sendable {
             for j in running { finish(j, .failure(error)) }
             return true
         }
-        var at = 0
-        for j in running {
-            let n = j.feedRows.count
-            let mine = Array(logits[at..<(at + n)])
-            at += n
-            do { try advance(j, mine) } catch { finish(j, .failure(error)) }
+        // The decoders choose side by side (each touches only its own job's state; with many
+        // rows, sorting and exponentiating vocabulary rows is a sizeable part of a step), then
+        // the outcomes are applied in order.
+        var starts: [Int] = [], at = 0
+        for j in running { starts.append(at); at += j.feedRows.count }
+        var outcomes = [DecoderStep?](repeating: nil, count: running.count)
+        outcomes.withUnsafeMutableBufferPointer { out in
+            let o = SendablePointer(out.baseAddress!)
+            parallelFor(running.count) { range in
+                for k in range {
+                    let j = running[k], mine = Array(logits[starts[k]..<(starts[k] + j.feedRows.count)])
+                    o[k] = j.beam != nil ? j.beam!.next(mine) : j.sampler!.next(mine[0])
+                }
+            }
+        }
+        for (j, outcome) in zip(running, outcomes) {
+            do { try advance(j, outcome!) } catch { finish(j, .failure(error)) }
         }
         return true
     }
@@ -261,8 +272,8 @@ public final class FillEngine: @unchecked Sendable {
         }
     }
 
-    private func advance(_ j: Job, _ logits: [[Float]]) throws {
-        let outcome = j.beam != nil ? j.beam!.next(logits) : j.sampler!.next(logits[0])
+    /// Applies what the job's decoder chose after its logits of this step.
+    private func advance(_ j: Job, _ outcome: DecoderStep) throws {
         switch outcome {
         case let .feed(next, sources):
             if j.beam != nil {

@@ -60,6 +60,7 @@ public final class DecodingLoop: @unchecked Sendable {
         stopping = true
         condition.broadcast()
         while thread != nil && !finished { condition.wait() }
+        thread = nil   // the thread's closure holds this loop: let the ended thread take it along
         condition.unlock()
     }
 

@@ -59,6 +59,10 @@ public final class GLMServer: Sendable {
         loop.start()
     }
 
+    /// A server that never ran (or ran and returned) ends its decoding thread, which would
+    /// otherwise keep the engine, its cache and the model alive for the rest of the process.
+    deinit { loop.stop() }
+
     /// The model's id as `/v1/models` lists it.
     public var modelID: String { model.id }
 

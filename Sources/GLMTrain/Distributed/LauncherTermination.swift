@@ -36,17 +36,7 @@ enum LauncherTermination {
         } else {
             tail = buffer("\n")
         }
-        for sig in [SIGTERM, SIGINT] {
-            var action = sigaction()
-            #if os(Linux)
-            action.__sigaction_handler.sa_handler = LauncherTermination.handler
-            #else
-            action.__sigaction_u.__sa_handler = LauncherTermination.handler
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = 0
-            sigaction(sig, &action, nil)
-        }
+        for sig in [SIGTERM, SIGINT] { SignalWatcher.install(LauncherTermination.handler, for: sig, flags: 0) }
     }
 
     private static let handler: @convention(c) (Int32) -> Void = { sig in

@@ -17,17 +17,21 @@ public final class SignalWatcher: @unchecked Sendable {
     public init(signals: [Int32] = [SIGINT, SIGTERM]) {
         watched = signals
         receivedStopSignal.store(0, ordering: .sequentiallyConsistent)
-        for sig in signals {
-            var action = sigaction()
-            #if os(Linux)
-            action.__sigaction_handler.sa_handler = SignalWatcher.handler
-            #else
-            action.__sigaction_u.__sa_handler = SignalWatcher.handler
-            #endif
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
-            sigaction(sig, &action, nil)
-        }
+        for sig in signals { Self.install(SignalWatcher.handler, for: sig, flags: SA_RESTART) }
+    }
+
+    /// Installs a plain (`sa_handler`) handler for `sig`, no signals blocked while it runs. The
+    /// handlers of this target only do async-signal-safe work (an atomic store; write and _exit).
+    static func install(_ handler: @convention(c) (Int32) -> Void, for sig: Int32, flags: Int32) {
+        var action = sigaction()
+        #if os(Linux)
+        action.__sigaction_handler.sa_handler = handler
+        #else
+        action.__sigaction_u.__sa_handler = handler
+        #endif
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = flags
+        sigaction(sig, &action, nil)
     }
 
     private static let handler: @convention(c) (Int32) -> Void = { sig in

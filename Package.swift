@@ -108,7 +108,7 @@ if ProcessInfo.processInfo.environment["GLM_FUZZ"] != nil {
     package.targets.append(.target(name: "FuzzSupport", path: "Fuzz/Sources/FuzzSupport"))
     let fuzzTargets: [(String, [Target.Dependency])] = [
         ("FuzzSafeTensors", ["GLMNN"]), ("FuzzTorchFile", ["GLMNN"]), ("FuzzPickle", ["GLMNN"]),
-        ("FuzzVocabTxt", ["GLMTokenizers"]), ("FuzzBPE", ["GLMTokenizers"]), ("FuzzSentencePiece", ["GLMTokenizers"]),
+        ("FuzzVocabTxt", ["GLMTokenizers"]), ("FuzzBPE", ["GLMTokenizers"]), ("FuzzSentencePiece", ["GLMTokenizers", "GLMSystem"]),
         ("FuzzTokenizerJSON", ["GLMTokenizers"]), ("FuzzShards", ["GLMData"]), ("FuzzConfig", ["GLM"]), ("FuzzLogitsCase", ["GLM"]),
     ]
     for (name, deps) in fuzzTargets {

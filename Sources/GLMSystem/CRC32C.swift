@@ -69,6 +69,13 @@ public struct CRC32C: Sendable {
         return checksum(f.bytes)
     }
 
+    /// TensorFlow's masked CRC of `bytes` (TFRecord framing: the CRC rotated right by 15 bits plus
+    /// 0xA282EAD8), so that a CRC stored inside the checked data does not check itself.
+    public static func masked<C: ContiguousBytes>(_ bytes: C) -> UInt32 {
+        let c = checksum(bytes)
+        return ((c >> 15) | (c << 17)) &+ 0xA282_EAD8
+    }
+
     /// Eight-digit lower-case hex, the form to store next to a file.
     public static func hex(_ value: UInt32) -> String {
         let s = String(value, radix: 16)

@@ -1,5 +1,6 @@
 import Foundation
 import FuzzSupport
+import GLMSystem
 import GLMTokenizers
 
 /// SentencePiece `.model` protobufs (pieces, trainer and normalizer specs, the precompiled charsmap).
@@ -21,39 +22,21 @@ public func fuzzInitialize(_ argc: UnsafeMutablePointer<Int32>?, _ argv: UnsafeM
 
 let sampleText = "你好，世界! Hello ▁world 12 [MASK] ünï\u{3000}  "
 
-/// Protocol-buffer encoding, just what a model file needs.
-struct Proto {
-    var bytes: [UInt8] = []
-    mutating func varint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-        bytes.append(UInt8(v))
-    }
-    mutating func tag(_ field: Int, _ wire: Int) { varint(UInt64(field << 3 | wire)) }
-    mutating func int(_ field: Int, _ v: Int) { tag(field, 0); varint(UInt64(bitPattern: Int64(v))) }
-    mutating func float(_ field: Int, _ v: Float) {
-        tag(field, 5)
-        for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt32(i)))) }
-    }
-    mutating func bytes(_ field: Int, _ b: [UInt8]) { tag(field, 2); varint(UInt64(b.count)); bytes += b }
-    mutating func string(_ field: Int, _ s: String) { bytes(field, Array(s.utf8)) }
-}
-
 func model(type: Int, pieces: [(String, Float, Int)], byteFallback: Bool = false) -> [UInt8] {
-    var m = Proto()
+    var m = ProtoWriter()
     for (s, score, kind) in pieces {
-        var p = Proto()
+        var p = ProtoWriter()
         p.string(1, s); p.float(2, score); p.int(3, kind)
-        m.bytes(1, p.bytes)
+        m.message(1, p.bytes)
     }
-    var trainer = Proto()
+    var trainer = ProtoWriter()
     trainer.int(3, type)
     if byteFallback { trainer.int(35, 1) }
     trainer.int(40, 0)
-    m.bytes(2, trainer.bytes)
-    var normalizer = Proto()
+    m.message(2, trainer.bytes)
+    var normalizer = ProtoWriter()
     normalizer.int(3, 1); normalizer.int(4, 1); normalizer.int(5, 1)
-    m.bytes(3, normalizer.bytes)
+    m.message(3, normalizer.bytes)
     return m.bytes
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSystem
 
 /// `metrics.jsonl`: one JSON object per line (training steps and evaluations).
 public final class MetricsLog {
@@ -64,7 +65,7 @@ public final class TensorBoardWriter {
         guard FileManager.default.createFile(atPath: url.path, contents: nil),
               let h = FileHandle(forWritingAtPath: url.path) else { throw TrainError.io("\(url.path): cannot create") }
         handle = h
-        var version = Proto()
+        var version = ProtoWriter()
         version.double(1, Date().timeIntervalSince1970)
         version.string(3, "brain.Event:2")
         record(version.bytes)
@@ -72,11 +73,11 @@ public final class TensorBoardWriter {
 
     /// One scalar `tag` at `step`.
     public func scalar(_ tag: String, _ value: Float, step: Int) {
-        var v = Proto(); v.string(1, tag); v.float(2, value)
-        var summary = Proto(); summary.message(1, v.bytes)
-        var event = Proto()
+        var v = ProtoWriter(); v.string(1, tag); v.float(2, value)
+        var summary = ProtoWriter(); summary.message(1, v.bytes)
+        var event = ProtoWriter()
         event.double(1, Date().timeIntervalSince1970)
-        event.varintField(2, UInt64(step))
+        event.int(2, step)
         event.message(5, summary.bytes)
         record(event.bytes)
     }
@@ -97,44 +98,6 @@ public final class TensorBoardWriter {
     }
 
     private func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
-}
-
-/// Minimal protobuf encoding for the few fields TensorBoard events need.
-struct Proto {
-    var bytes: [UInt8] = []
-    mutating func varint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
-        bytes.append(UInt8(v))
-    }
-    mutating func tag(_ field: Int, _ wire: Int) { varint(UInt64(field << 3 | wire)) }
-    mutating func varintField(_ field: Int, _ v: UInt64) { tag(field, 0); varint(v) }
-    mutating func double(_ field: Int, _ v: Double) {
-        tag(field, 1); let b = v.bitPattern; bytes += (0..<8).map { UInt8(truncatingIfNeeded: b >> (8 * $0)) }
-    }
-    mutating func float(_ field: Int, _ v: Float) {
-        tag(field, 5); let b = v.bitPattern; bytes += (0..<4).map { UInt8(truncatingIfNeeded: b >> (8 * $0)) }
-    }
-    mutating func message(_ field: Int, _ m: [UInt8]) { tag(field, 2); varint(UInt64(m.count)); bytes += m }
-    mutating func string(_ field: Int, _ s: String) { message(field, Array(s.utf8)) }
-}
-
-/// CRC-32C (Castagnoli), as TFRecord framing uses, with TensorFlow's masking.
-enum CRC32C {
-    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0x82F6_3B78 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-    static func checksum(_ data: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in data { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        return c ^ 0xFFFF_FFFF
-    }
-    static func masked(_ data: [UInt8]) -> UInt32 {
-        let c = checksum(data)
-        return ((c >> 15) | (c << 17)) &+ 0xA282_EAD8
-    }
 }
 
 /// The loss curve as an SVG line chart (training loss per step, evaluation loss as points).

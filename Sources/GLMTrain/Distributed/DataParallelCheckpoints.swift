@@ -2,6 +2,7 @@ import Foundation
 import GLM
 import GLMDistributed
 import GLMNN
+import GLMSystem
 import GLMTensor
 
 /// Checkpoints of a data-parallel run. Rank 0 alone reads and writes the run folder, so the
@@ -103,9 +104,10 @@ extension RunCheckpoints {
     /// failure stops every rank, ``Communicator/agree(_:)``); then, when
     /// data-parallel, every rank receives rank 0's parameters, state and its optimizer moments
     /// (``DataParallel/distributeStart(from:restored:model:optimizer:)``), also on a fresh start so
-    /// that all replicas begin identical. Returns the restored state and its folder, or nil.
+    /// that all replicas begin identical. Returns the state the run continues from: the restored
+    /// one (logged with its checkpoint), or step 0 with the model's dropout stream.
     public func start(resume: Bool, model: GLMModel, optimizer: AdamW, comm: Communicator,
-                      parallel: DataParallel?, log: (String) -> Void = { _ in }) throws -> (state: TrainerState, from: URL?)? {
+                      parallel: DataParallel?, log: (String) -> Void = { _ in }) throws -> TrainerState {
         var dir: URL?
         var restored: TrainerState?
         try comm.agree {
@@ -120,9 +122,20 @@ extension RunCheckpoints {
         if let parallel {
             restored = try parallel.distributeStart(from: dir, restored: restored, model: model, optimizer: optimizer)
         }
-        guard let restored else { return nil }
+        guard let restored else {
+            return TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
+        }
         model.rng.seek(to: restored.dropoutOffset)
-        return (restored, dir)
+        log("resumed from \(dir?.lastPathComponent ?? "a checkpoint") (step \(restored.step))")
+        return restored
+    }
+
+    /// Writes a run's resolved settings as `<run>/config.json` (pretty, sorted keys), what
+    /// `--resume` reads back.
+    public func writeConfig<C: Encodable>(_ config: C) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFolder.writeFile(enc.encode(config), to: runDir.appendingPathComponent("config.json"))
     }
 }
 

@@ -91,17 +91,9 @@ public final class Finetuner {
         // lr-decay-ratio · lr (learning_rates.py:AnnealingLR with --lr-decay-style linear).
         schedule = AnnealingLR(peak: c.learningRate!, warmupSteps: c.warmup! * Double(steps), decaySteps: steps, style: .linear,
                                minRatio: c.minLRRatio)
-        state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
-        if let start = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel, log: log) {
-            state = start.state
-            log("resumed from \(start.from?.lastPathComponent ?? "a checkpoint") (step \(state.step))")
-        }
+        state = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel, log: log)
         model.bf16 = c.bf16
-        if isRoot {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFolder.writeFile(enc.encode(c), to: runDir.appendingPathComponent("config.json"))
-        }
+        if isRoot { try checkpoints.writeConfig(c) }
     }
 
     /// What setup reads before any model loads: the resolved config, the tokenizer, the task

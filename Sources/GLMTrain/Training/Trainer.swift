@@ -116,17 +116,9 @@ public final class Trainer {
         optimizer = AdamW(store: model.store, beta1: config.beta1, beta2: config.beta2, eps: config.eps,
                           weightDecay: config.weightDecay, decays: model.weightDecayFlags, shard: parallel?.optimizerShard)
         schedule = config.lrSchedule()
-        state = TrainerState(step: 0, dataCursor: 0, dropoutSeed: model.rng.seed, dropoutOffset: 0, tokens: 0, elapsed: 0)
-        if let start = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel, log: log) {
-            state = start.state
-            log("resumed from \(start.from?.lastPathComponent ?? "a checkpoint") (step \(state.step))")
-        }
+        state = try checkpoints.start(resume: resume, model: model, optimizer: optimizer, comm: communicator, parallel: parallel, log: log)
         model.bf16 = config.bf16
-        if isRoot {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFolder.writeFile(enc.encode(config), to: runDir.appendingPathComponent("config.json"))
-        }
+        if isRoot { try checkpoints.writeConfig(config) }
     }
 
     /// The tokenizer and datasets of a run.
